@@ -1,0 +1,41 @@
+# ecrsync: ECR pushes in the source account -> EventBridge (cross-account) -> the function in the
+# destination account -> the same images in the destination account's ECR, in destination_region.
+# One more destination (account or Region) is one more module block: see examples/multi-destination.
+module "ecrsync" {
+  source = "./modules/ecrsync"
+
+  providers = {
+    aws     = aws
+    aws.ecr = aws.ecr
+  }
+
+  name                   = var.lambda_name
+  source_account_id      = var.source_account_id
+  destination_account_id = var.destination_account_id
+  destination_region     = var.destination_region
+  repositories           = local.repositories
+  image_tags             = local.image_tags
+  destination_repository = var.destination_repository
+
+  package_file = local.package_file
+  package_hash = local.package_hash
+
+  memory_size           = var.memory_size
+  timeout               = var.timeout
+  log_level             = var.log_level
+  log_retention_in_days = var.log_retention_in_days
+
+  manage_source_repository_policy = var.manage_source_repository_policy
+
+  reconcile_enabled  = var.reconcile_enabled
+  reconcile_schedule = var.reconcile_schedule
+
+  vpc_subnet_ids         = var.vpc_subnet_ids
+  vpc_security_group_ids = var.vpc_security_group_ids
+
+  create_alarms        = var.create_alarms
+  alarm_actions        = var.alarm_actions
+  source_alarm_actions = var.source_alarm_actions
+
+  tags = var.tags
+}

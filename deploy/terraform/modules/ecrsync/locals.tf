@@ -1,0 +1,196 @@
+# Everything that decides what the function may do, and which events reach it, is computed here
+# as plain values: tools/tfcheck evaluates these expressions in a Go test and checks the IAM actions,
+# the ARNs and the event pattern against the engine's action lists and the Lambda's event fixtures.
+locals {
+  partition = data.aws_partition.this.partition
+
+  # EventBridge delivers to a function in another account only within one Region, so the function
+  # lives in the source Region (data.aws_region.this must equal data.aws_region.source; the
+  # precondition on aws_lambda_function.this says so) and writes to destination_region across Regions.
+  function_region    = data.aws_region.this.region
+  source_region      = data.aws_region.source.region
+  destination_region = coalesce(var.destination_region, local.function_region)
+
+  # Repositories named without a glob get a repository policy; globs cannot.
+  literal_repositories = [for r in var.repositories : r if !strcontains(r, "*")]
+
+  destination_repositories = distinct([for r in var.repositories : replace(var.destination_repository, "{repository}", r)])
+
+  # IAM matches '*' in a resource ARN across '/', like EventBridge's wildcard: a glob grants
+  # (and lets through) a superset of what the function's own rule matching accepts.
+  source_repository_arns      = [for r in var.repositories : "arn:${local.partition}:ecr:${local.source_region}:${var.source_account_id}:repository/${r}"]
+  destination_repository_arns = [for r in local.destination_repositories : "arn:${local.partition}:ecr:${local.destination_region}:${var.destination_account_id}:repository/${r}"]
+
+  # The ECR actions the engine calls; internal/ecr/actions.go in the main module is the source of
+  # truth, and tools/tfcheck fails when these lists and that file disagree.
+  ecr_pull_actions = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+  ecr_push_actions = [
+    "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:CompleteLayerUpload", "ecr:GetDownloadUrlForLayer",
+    "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart",
+  ]
+  ecr_list_actions = ["ecr:DescribeImages", "ecr:DescribeRepositories", "ecr:ListImages"]
+  ecr_auth_actions = ["ecr:GetAuthorizationToken"]
+
+  # ECRSYNC_CONFIG: the config contract of the Lambda (issue "The Lambda"), one rule, one destination.
+  config = {
+    source = {
+      account_id = var.source_account_id
+      region     = local.source_region
+    }
+    rules = [{
+      repositories = var.repositories
+      tags         = var.image_tags
+      destinations = [{
+        account_id = var.destination_account_id
+        region     = local.destination_region
+        repository = var.destination_repository
+      }]
+    }]
+  }
+
+  # Only successful pushes of matching repositories and tags reach the function. A name is an exact
+  # match, a glob an EventBridge wildcard, and the tag "*" alone anything-but "", so untagged
+  # child-manifest pushes (empty image-tag) never match.
+  event_pattern = {
+    source        = ["aws.ecr"]
+    "detail-type" = ["ECR Image Action"]
+    detail = {
+      "action-type" = ["PUSH"]
+      result        = ["SUCCESS"]
+      "repository-name" = concat(
+        [for r in var.repositories : r if !strcontains(r, "*")],
+        [for r in var.repositories : { wildcard = r } if strcontains(r, "*")],
+      )
+      "image-tag" = concat(
+        [for t in var.image_tags : t if !strcontains(t, "*")],
+        [for t in var.image_tags : { wildcard = t } if strcontains(t, "*") && t != "*"],
+        [for t in var.image_tags : { "anything-but" = "" } if t == "*"],
+      )
+    }
+  }
+
+  function_arn      = "arn:${local.partition}:lambda:${local.function_region}:${var.destination_account_id}:function:${var.name}"
+  log_group_name    = "/aws/lambda/${var.name}"
+  log_group_arn     = "arn:${local.partition}:logs:${local.function_region}:${var.destination_account_id}:log-group:${local.log_group_name}"
+  failure_queue_arn = "arn:${local.partition}:sqs:${local.function_region}:${var.destination_account_id}:${var.name}-failures"
+  # The reconcile queue exists only with reconcile_enabled; its ARN is still a plain value.
+  reconcile_queue_arn = "arn:${local.partition}:sqs:${local.function_region}:${var.destination_account_id}:${var.name}-reconcile"
+  rule_arn            = "arn:${local.partition}:events:${local.source_region}:${var.source_account_id}:rule/${var.name}"
+  dead_letter_arn     = "arn:${local.partition}:sqs:${local.source_region}:${var.source_account_id}:${var.name}-dead-letter"
+  invoke_role_name    = "${var.name}-invoke"
+
+  function_statements = [
+    {
+      Sid      = "Logs"
+      Effect   = "Allow"
+      Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+      Resource = ["${local.log_group_arn}:*"]
+    },
+    {
+      Sid      = "EcrAuth"
+      Effect   = "Allow"
+      Action   = local.ecr_auth_actions
+      Resource = ["*"]
+    },
+    {
+      Sid      = "EcrPullSource"
+      Effect   = "Allow"
+      Action   = local.ecr_pull_actions
+      Resource = local.source_repository_arns
+    },
+    {
+      Sid      = "EcrPushDestination"
+      Effect   = "Allow"
+      Action   = local.ecr_push_actions
+      Resource = local.destination_repository_arns
+    },
+    {
+      Sid      = "FailureQueue"
+      Effect   = "Allow"
+      Action   = ["sqs:SendMessage"]
+      Resource = [local.failure_queue_arn]
+    },
+  ]
+
+  reconcile_statements = [
+    {
+      Sid      = "EcrListSource"
+      Effect   = "Allow"
+      Action   = local.ecr_list_actions
+      Resource = local.source_repository_arns
+    },
+    {
+      Sid      = "ReconcileQueue"
+      Effect   = "Allow"
+      Action   = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:SendMessage"]
+      Resource = [local.reconcile_queue_arn]
+    },
+  ]
+
+  function_policy = {
+    Version   = "2012-10-17"
+    Statement = concat(local.function_statements, var.reconcile_enabled ? local.reconcile_statements : [])
+  }
+
+  function_assume_role_policy = {
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "aws:SourceAccount" = var.destination_account_id } }
+    }]
+  }
+
+  # The role EventBridge assumes in the source account: for this rule only, to invoke this function only.
+  invoke_assume_role_policy = {
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "events.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = {
+        StringEquals = {
+          "aws:SourceAccount" = var.source_account_id
+          "aws:SourceArn"     = local.rule_arn
+        }
+      }
+    }]
+  }
+
+  invoke_policy = {
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "InvokeEcrsync"
+      Effect   = "Allow"
+      Action   = ["lambda:InvokeFunction"]
+      Resource = [local.function_arn]
+    }]
+  }
+
+  # Lets EventBridge put undeliverable events on the rule's dead-letter queue.
+  dead_letter_policy = {
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "EventBridgeDeadLetter"
+      Effect    = "Allow"
+      Principal = { Service = "events.amazonaws.com" }
+      Action    = "sqs:SendMessage"
+      Resource  = local.dead_letter_arn
+      Condition = { ArnEquals = { "aws:SourceArn" = local.rule_arn } }
+    }]
+  }
+
+  # Set on the source repositories: the function's role may pull (and list, for the reconcile).
+  source_repository_policy = {
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "EcrsyncPull"
+      Effect    = "Allow"
+      Principal = { AWS = concat([aws_iam_role.this.arn], var.source_repository_policy_principal_arns) }
+      Action    = concat(local.ecr_pull_actions, var.reconcile_enabled ? local.ecr_list_actions : [])
+    }]
+  }
+
+  vpc_enabled = length(var.vpc_subnet_ids) > 0
+}

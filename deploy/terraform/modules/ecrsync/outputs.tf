@@ -1,0 +1,54 @@
+output "function_name" {
+  description = "Name of the ecrsync function (destination account, source Region)."
+  value       = aws_lambda_function.this.function_name
+}
+
+output "function_arn" {
+  description = "ARN of the ecrsync function."
+  value       = aws_lambda_function.this.arn
+}
+
+output "role_arn" {
+  description = "ARN of the function's execution role: the principal the source repositories must let pull."
+  value       = aws_iam_role.this.arn
+}
+
+output "log_group_name" {
+  description = "CloudWatch Logs group of the function."
+  value       = aws_cloudwatch_log_group.this.name
+}
+
+output "event_rule_arn" {
+  description = "ARN of the EventBridge rule in the source account that sends pushes to the function."
+  value       = aws_cloudwatch_event_rule.this.arn
+}
+
+output "invoke_role_arn" {
+  description = "ARN of the role in the source account that EventBridge assumes to invoke the function."
+  value       = aws_iam_role.invoke.arn
+}
+
+output "dead_letter_queue_url" {
+  description = "URL of the SQS queue (source account) holding events EventBridge could not deliver."
+  value       = aws_sqs_queue.dead_letter.url
+}
+
+output "failure_queue_url" {
+  description = "URL of the SQS queue (destination account) holding events the function failed on after its retries."
+  value       = aws_sqs_queue.failure.url
+}
+
+output "reconcile_queue_url" {
+  description = "URL of the reconcile queue, or null when reconcile_enabled is false."
+  value       = var.reconcile_enabled ? aws_sqs_queue.reconcile[0].url : null
+}
+
+output "config" {
+  description = "The ECRSYNC_CONFIG document given to the function; save it to a file for `ecrsync handle --config`."
+  value       = jsonencode(local.config)
+}
+
+output "event_pattern" {
+  description = "The EventBridge event pattern of the rule."
+  value       = jsonencode(local.event_pattern)
+}

@@ -1,0 +1,299 @@
+variable "name" {
+  description = "Name of the function; also the prefix of every other resource this module creates (roles, rule, queues, alarms)."
+  type        = string
+  default     = "ecrsync"
+
+  validation {
+    # Leaves room for the longest suffix ("-reconcile-dead-letter") within SQS's 80 characters
+    # and IAM's 64-character role names ("-invoke").
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$", var.name))
+    error_message = "name must be 1-40 characters of letters, digits, '-' and '_', starting with a letter or digit."
+  }
+}
+
+variable "source_account_id" {
+  description = "AWS account ID that holds the source ECR repositories (the account of provider aws.ecr)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.source_account_id))
+    error_message = "source_account_id must be a 12-digit AWS account ID."
+  }
+}
+
+variable "destination_account_id" {
+  description = "AWS account ID the images are copied into (the account of the default provider, where the function runs)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.destination_account_id))
+    error_message = "destination_account_id must be a 12-digit AWS account ID."
+  }
+}
+
+variable "destination_region" {
+  description = <<-EOT
+    Region of the destination ECR registry. null means the function's own Region, which is always the
+    source Region: EventBridge delivers to a function in another account only within one Region, so
+    the function runs in the source Region and writes across Regions to this one.
+  EOT
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.destination_region == null || can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]+$", var.destination_region))
+    error_message = "destination_region must be a Region name such as eu-west-1 or us-gov-west-1."
+  }
+}
+
+variable "repositories" {
+  description = "Source repositories to sync: names, or globs where '*' matches any characters (\"team/*\"). Globs get no repository policy from this module."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.repositories) > 0
+    error_message = "repositories must name at least one repository (use [\"*\"] for all)."
+  }
+  validation {
+    condition = alltrue([for r in var.repositories : can(regex("^[a-z0-9*][a-z0-9._/*-]{0,255}$", r)) && !strcontains(r, "**")])
+    # EventBridge wildcard patterns know only '*'; ECR names are lower case.
+    error_message = "Each repository must be an ECR repository name (lower-case letters, digits, '.', '_', '-', '/'), optionally with single '*' wildcards; no '**', '?' or '[...]'."
+  }
+}
+
+variable "image_tags" {
+  description = "Image tags that trigger a copy: tags, or globs where '*' matches any characters (\"v*\"). [\"*\"] means every tagged push. Untagged child-manifest pushes never match."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.image_tags) > 0
+    error_message = "image_tags must list at least one tag or glob (use [\"*\"] for every tag)."
+  }
+  validation {
+    condition     = alltrue([for t in var.image_tags : can(regex("^[A-Za-z0-9_*][A-Za-z0-9_.*-]{0,127}$", t)) && !strcontains(t, "**")])
+    error_message = "Each image tag must be a Docker tag (letters, digits, '_', '.', '-'; at most 128 characters, not starting with '.' or '-'), optionally with single '*' wildcards."
+  }
+}
+
+variable "destination_repository" {
+  description = "Name of the destination repository; \"{repository}\" stands for the source repository's name (\"mirror/{repository}\"). The repositories must exist unless the destination account has a CREATE_ON_PUSH repository creation template."
+  type        = string
+  default     = "{repository}"
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9._/-]{0,255}$", replace(var.destination_repository, "{repository}", "x")))
+    error_message = "destination_repository must be an ECR repository name, optionally containing \"{repository}\"."
+  }
+}
+
+variable "package_file" {
+  description = "Path of the function package: the zip holding `bootstrap` that `make lambda` builds (dist/ecrsync-lambda-arm64.zip)."
+  type        = string
+
+  validation {
+    condition     = endswith(var.package_file, ".zip")
+    error_message = "package_file must be a .zip file (make lambda builds dist/ecrsync-lambda-arm64.zip)."
+  }
+}
+
+variable "package_hash" {
+  description = "filebase64sha256 of package_file, so a new build is deployed; null when the file is not built yet (plan then stops with a precondition saying so)."
+  type        = string
+  default     = null
+}
+
+variable "memory_size" {
+  description = "Function memory in MB. Lambda scales CPU and network with memory; the copy streams blobs, so memory does not limit image size. 2048 MB moves multi-GB layers well within the timeout."
+  type        = number
+  default     = 2048
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240 && floor(var.memory_size) == var.memory_size
+    error_message = "memory_size must be a whole number of MB from 128 to 10240."
+  }
+}
+
+variable "timeout" {
+  description = "Function timeout in seconds (at most 900, Lambda's limit). A multi-GB image needs minutes: keep the default unless images are small."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.timeout >= 30 && var.timeout <= 900 && floor(var.timeout) == var.timeout
+    error_message = "timeout must be a whole number of seconds from 30 to 900."
+  }
+}
+
+variable "log_level" {
+  description = "Application log level of the function (Lambda advanced logging, JSON format)."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.log_level)
+    error_message = "log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+  }
+}
+
+variable "log_retention_in_days" {
+  description = "Retention of the function's log group, in days (0 = never expire)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be a value CloudWatch Logs accepts: 0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
+}
+
+variable "maximum_retry_attempts" {
+  description = "How often Lambda retries a failed asynchronous invocation (0-2) before the event goes to the failure queue."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = contains([0, 1, 2], var.maximum_retry_attempts)
+    error_message = "maximum_retry_attempts must be 0, 1 or 2."
+  }
+}
+
+variable "maximum_event_age_in_seconds" {
+  description = "How long Lambda keeps an event queued for the function (60-21600 s) before it goes to the failure queue."
+  type        = number
+  default     = 21600
+
+  validation {
+    condition     = var.maximum_event_age_in_seconds >= 60 && var.maximum_event_age_in_seconds <= 21600
+    error_message = "maximum_event_age_in_seconds must be between 60 and 21600."
+  }
+}
+
+variable "target_maximum_retry_attempts" {
+  description = "How often EventBridge retries delivering an event to the function (0-185) before it goes to the rule's dead-letter queue."
+  type        = number
+  default     = 185
+
+  validation {
+    condition     = var.target_maximum_retry_attempts >= 0 && var.target_maximum_retry_attempts <= 185
+    error_message = "target_maximum_retry_attempts must be between 0 and 185."
+  }
+}
+
+variable "target_maximum_event_age_in_seconds" {
+  description = "How long EventBridge keeps retrying delivery of an event to the function (60-86400 s)."
+  type        = number
+  default     = 86400
+
+  validation {
+    condition     = var.target_maximum_event_age_in_seconds >= 60 && var.target_maximum_event_age_in_seconds <= 86400
+    error_message = "target_maximum_event_age_in_seconds must be between 60 and 86400."
+  }
+}
+
+variable "queue_message_retention_seconds" {
+  description = "How long the dead-letter and failure queues keep an event for replay (60-1209600 s)."
+  type        = number
+  default     = 1209600
+
+  validation {
+    condition     = var.queue_message_retention_seconds >= 60 && var.queue_message_retention_seconds <= 1209600
+    error_message = "queue_message_retention_seconds must be between 60 and 1209600 (14 days)."
+  }
+}
+
+variable "manage_source_repository_policy" {
+  description = <<-EOT
+    Whether to set the ECR repository policy on each source repository named without a glob, letting
+    the function's role pull (and list, with reconcile). This REPLACES any existing policy on those
+    repositories. Turn it off when the policies are managed elsewhere, or in every module block but
+    one when several destinations share a source (pass the others' roles in
+    source_repository_policy_principal_arns).
+  EOT
+  type        = bool
+  default     = true
+}
+
+variable "source_repository_policy_principal_arns" {
+  description = "More IAM role ARNs allowed to pull from the source repositories, in the repository policy this module manages (for example the roles of other destinations' module blocks)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.source_repository_policy_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", a))])
+    error_message = "source_repository_policy_principal_arns must be IAM role ARNs."
+  }
+}
+
+variable "reconcile_enabled" {
+  description = "Whether to run the periodic reconcile, which copies what events missed: a schedule invokes the function with {\"ecrsync\":\"reconcile\"}, which queues one message per source repository for itself."
+  type        = bool
+  default     = true
+}
+
+variable "reconcile_schedule" {
+  description = "EventBridge schedule expression of the reconcile."
+  type        = string
+  default     = "rate(1 hour)"
+
+  validation {
+    condition     = can(regex("^(rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)|cron\\(.+\\))$", var.reconcile_schedule))
+    error_message = "reconcile_schedule must be an EventBridge schedule expression: rate(1 hour), rate(30 minutes), cron(0 * * * ? *)."
+  }
+}
+
+variable "reconcile_maximum_concurrency" {
+  description = "How many reconcile messages (one per repository) the function handles at once (2-1000). ECR's PutImage allows 10 per second per account and Region."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.reconcile_maximum_concurrency >= 2 && var.reconcile_maximum_concurrency <= 1000
+    error_message = "reconcile_maximum_concurrency must be between 2 and 1000."
+  }
+}
+
+variable "vpc_subnet_ids" {
+  description = "Subnets to run the function in; empty runs it outside any VPC. Give vpc_security_group_ids too, and see the README for the VPC endpoints it then needs."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.vpc_subnet_ids : can(regex("^subnet-[0-9a-f]+$", s))])
+    error_message = "vpc_subnet_ids must be subnet IDs (subnet-...)."
+  }
+}
+
+variable "vpc_security_group_ids" {
+  description = "Security groups of the function when it runs in a VPC (they must allow HTTPS out)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.vpc_security_group_ids : can(regex("^sg-[0-9a-f]+$", s))])
+    error_message = "vpc_security_group_ids must be security group IDs (sg-...)."
+  }
+}
+
+variable "create_alarms" {
+  description = "Whether to create CloudWatch alarms on function errors and on the depth of the dead-letter, failure and reconcile dead-letter queues."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_actions" {
+  description = "ARNs notified when an alarm in the destination account fires (for example SNS topics there)."
+  type        = list(string)
+  default     = []
+}
+
+variable "source_alarm_actions" {
+  description = "ARNs notified when the alarm on the rule's dead-letter queue, in the source account, fires."
+  type        = list(string)
+  default     = []
+}
+
+variable "tags" {
+  description = "Tags for every resource this module creates."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,243 @@
+# The seed's variables come first (region, appenv, lambda_name, source_account_id, source_region,
+# destination_account_id, destination_region, repo_name), then what the product adds. Values passed
+# straight to the module are validated there (modules/ecrsync/variables.tf).
+
+variable "tfc_aws_dynamic_credentials" {
+  description = "Filled by HCP Terraform when the workspace uses AWS dynamic provider credentials (default = destination account, alias key \"ECR\" = source account). Leave null from a plain CLI."
+  type = object({
+    default = object({ shared_config_file = string })
+    aliases = map(object({ shared_config_file = string }))
+  })
+  default = null
+
+  validation {
+    condition     = var.tfc_aws_dynamic_credentials == null || can(var.tfc_aws_dynamic_credentials.aliases["ECR"].shared_config_file)
+    error_message = "HCP Terraform gave no credentials for the alias key \"ECR\": set TFC_AWS_PROVIDER_AUTH_ECR=true and TFC_AWS_RUN_ROLE_ARN_ECR in the workspace (the suffix is case-sensitive)."
+  }
+}
+
+variable "destination_profile" {
+  description = "Plain CLI only: AWS profile of the destination account (default provider). null uses the usual credential chain."
+  type        = string
+  default     = null
+}
+
+variable "source_profile" {
+  description = "Plain CLI only: AWS profile of the source account (provider aws.ecr). null uses the usual credential chain."
+  type        = string
+  default     = null
+}
+
+variable "destination_role_arn" {
+  description = "Plain CLI only: role to assume in the destination account, for example from a central deployment account."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.destination_role_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", var.destination_role_arn))
+    error_message = "destination_role_arn must be an IAM role ARN."
+  }
+}
+
+variable "source_role_arn" {
+  description = "Plain CLI only: role to assume in the source account."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.source_role_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", var.source_role_arn))
+    error_message = "source_role_arn must be an IAM role ARN."
+  }
+}
+
+variable "region" {
+  description = <<-EOT
+    Region of the function, its rule and queues. EventBridge invokes a function in another account
+    only within one Region, so this must be the source Region: null (the default) means
+    source_region, and any other value fails at plan with an explanation. The images still go to
+    destination_region.
+  EOT
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.region == null || can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]+$", var.region))
+    error_message = "region must be null or a Region name such as us-east-1."
+  }
+}
+
+variable "appenv" {
+  description = "The seed's trigger: one image tag (\"dev\", \"prod\") whose pushes are copied. Added to image_tags; null to use image_tags alone."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.appenv == null || can(regex("^[A-Za-z0-9_*][A-Za-z0-9_.*-]{0,127}$", var.appenv))
+    error_message = "appenv must be an image tag (letters, digits, '_', '.', '-'; at most 128 characters)."
+  }
+}
+
+variable "lambda_name" {
+  description = "Name of the function; also the prefix of the roles, rule, queues and alarms."
+  type        = string
+  default     = "ecrsync"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$", var.lambda_name))
+    error_message = "lambda_name must be 1-40 characters of letters, digits, '-' and '_'."
+  }
+}
+
+variable "source_account_id" {
+  description = "AWS account ID that holds the source ECR repositories (provider aws.ecr)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.source_account_id))
+    error_message = "source_account_id must be a 12-digit AWS account ID."
+  }
+}
+
+variable "source_region" {
+  description = "Region of the source ECR repositories. The function runs here too (see region)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]+$", var.source_region))
+    error_message = "source_region must be a Region name such as us-east-1."
+  }
+}
+
+variable "destination_account_id" {
+  description = "AWS account ID the images are copied into (default provider); the function runs in this account."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.destination_account_id))
+    error_message = "destination_account_id must be a 12-digit AWS account ID."
+  }
+}
+
+variable "destination_region" {
+  description = "Region of the destination ECR repositories; may differ from source_region (the function writes across Regions). null means source_region."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.destination_region == null || can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]+$", var.destination_region))
+    error_message = "destination_region must be a Region name such as eu-west-1."
+  }
+}
+
+variable "repo_name" {
+  description = "The seed's repository: one source repository name. Added to repositories; null to use repositories alone."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.repo_name == null || can(regex("^[a-z0-9*][a-z0-9._/*-]{0,255}$", var.repo_name))
+    error_message = "repo_name must be an ECR repository name (lower-case letters, digits, '.', '_', '-', '/')."
+  }
+}
+
+variable "repositories" {
+  description = "More source repositories to sync: names or globs with '*' (\"team/*\"). With repo_name, at least one is needed."
+  type        = list(string)
+  default     = []
+}
+
+variable "image_tags" {
+  description = "More image tags that trigger a copy: tags or globs with '*' (\"v*\"); [\"*\"] for every tagged push. With appenv, at least one is needed."
+  type        = list(string)
+  default     = []
+}
+
+variable "destination_repository" {
+  description = "Destination repository name; \"{repository}\" stands for the source repository's name (\"mirror/{repository}\")."
+  type        = string
+  default     = "{repository}"
+}
+
+variable "package_file" {
+  description = "Path of the function package; null means dist/ecrsync-lambda-arm64.zip at the repository root, as `make lambda` builds it."
+  type        = string
+  default     = null
+}
+
+variable "memory_size" {
+  description = "Function memory in MB (128-10240); CPU and network scale with it."
+  type        = number
+  default     = 2048
+}
+
+variable "timeout" {
+  description = "Function timeout in seconds (30-900)."
+  type        = number
+  default     = 900
+}
+
+variable "log_level" {
+  description = "Application log level of the function: TRACE, DEBUG, INFO, WARN, ERROR or FATAL."
+  type        = string
+  default     = "INFO"
+}
+
+variable "log_retention_in_days" {
+  description = "Retention of the function's logs in days (a value CloudWatch Logs accepts; 0 = forever)."
+  type        = number
+  default     = 30
+}
+
+variable "manage_source_repository_policy" {
+  description = "Set the ECR repository policy of each source repository (named without a glob) so the function may pull. REPLACES any existing policy on those repositories."
+  type        = bool
+  default     = true
+}
+
+variable "reconcile_enabled" {
+  description = "Run the periodic reconcile that copies what events missed (and images older than this deployment)."
+  type        = bool
+  default     = true
+}
+
+variable "reconcile_schedule" {
+  description = "Schedule expression of the reconcile, for example rate(1 hour) or cron(0 3 * * ? *)."
+  type        = string
+  default     = "rate(1 hour)"
+}
+
+variable "vpc_subnet_ids" {
+  description = "Subnets to run the function in (with vpc_security_group_ids); empty = no VPC. See README for the VPC endpoints needed."
+  type        = list(string)
+  default     = []
+}
+
+variable "vpc_security_group_ids" {
+  description = "Security groups of the function in a VPC."
+  type        = list(string)
+  default     = []
+}
+
+variable "create_alarms" {
+  description = "Create CloudWatch alarms on function errors and on the dead-letter and failure queues."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_actions" {
+  description = "ARNs (e.g. SNS topics in the destination account) notified by the destination account's alarms."
+  type        = list(string)
+  default     = []
+}
+
+variable "source_alarm_actions" {
+  description = "ARNs (e.g. SNS topics in the source account) notified by the alarm on the rule's dead-letter queue."
+  type        = list(string)
+  default     = []
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}
