@@ -1,0 +1,41 @@
+# ecrsync — keep container images in sync across AWS accounts and Regions.
+SHELL := /bin/bash
+GO    ?= go
+BIN   ?= bin/ecrsync
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/ecrsync/ecrsync/internal/cli.Version=$(VERSION)
+
+.DEFAULT_GOAL := help
+
+help: ## Show this help
+	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## Build bin/ecrsync for this machine
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ecrsync
+
+demo: build ## Run the whole sync on one machine: embedded registries, a multi-platform image, no AWS
+	$(BIN) dev --demo
+
+test: ## Run every test (real registries on 127.0.0.1, the Lambda emulator, Terraform checks)
+	bash scripts/test.sh
+
+test-short: ## Run the fast unit tests only
+	$(GO) test -short ./...
+
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+lambda: ## Build dist/ecrsync-lambda-{arm64,amd64}.zip, each holding bootstrap
+	bash scripts/lambda.sh
+
+bench: build ## Benchmark ecrsync side by side with crane, regctl, oras and skopeo; writes bench/RESULTS.md
+	bash bench/run.sh
+
+faults: build ## Run the full fault-injection matrix; writes docs/faults.md
+	bash scripts/faults.sh
+
+tf-check: ## terraform fmt, tflint and validate against the real AWS provider schema, offline
+	bash deploy/terraform/check.sh
+
+.PHONY: help build demo test test-short lint lambda bench faults tf-check

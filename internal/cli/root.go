@@ -1,0 +1,142 @@
+// Package cli is ecrsync's command line: a thin layer over the engine, one file per command.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// Exit codes.
+const (
+	ExitOK        = 0
+	ExitFailed    = 1 // the work failed (a copy, a sync)
+	ExitUsage     = 2 // bad flags, arguments or config
+	ExitRetryable = 3 // failed for a passing reason (throttling, 5xx, network): run it again
+)
+
+// Version is set at build time with -ldflags.
+var Version = "dev"
+
+// usageError marks errors in how the command was called.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// exitError carries a specific exit code.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
+
+// globals are the flags every command shares.
+type globals struct {
+	logLevel  string
+	logFormat string
+	output    string
+	stdin     io.Reader
+	stdout    io.Writer
+	stderr    io.Writer
+}
+
+// logger builds the slog logger the flags ask for: text on a terminal, JSON otherwise.
+func (g *globals) logger() (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return nil, usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", g.logLevel)}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	format := g.logFormat
+	if format == "auto" {
+		format = "json"
+		if isTerminal(g.stderr) {
+			format = "text"
+		}
+	}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(g.stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(g.stderr, opts)), nil
+	}
+	return nil, usageError{fmt.Errorf("--log-format %q: want auto, text or json", g.logFormat)}
+}
+
+func (g *globals) checkOutput() error {
+	if g.output != "text" && g.output != "json" {
+		return usageError{fmt.Errorf("--output %q: want text or json", g.output)}
+	}
+	return nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// NewRoot returns the root command.
+func NewRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ecrsync",
+		Short: "Keep container images in sync across registries, AWS accounts and Regions",
+		Long: `ecrsync copies container images bit for bit — every platform, layer, signature and SBOM —
+between registries. It runs as a CLI and, unchanged, as the AWS Lambda function that syncs
+ECR pushes across accounts.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+	}
+	root.SetIn(g.stdin)
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	pf.StringVar(&g.logFormat, "log-format", "auto", "log format: auto (text on a terminal, else JSON), text or json")
+	pf.StringVarP(&g.output, "output", "o", "text", "result format on stdout: text or json")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	for _, add := range commands {
+		root.AddCommand(add(g))
+	}
+	return root
+}
+
+// commands lists the subcommand constructors; each command's file adds itself in init.
+var commands []func(*globals) *cobra.Command
+
+// Main runs the CLI and returns the process exit code.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if lambdaMain != nil && os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" && len(args) == 0 {
+		return lambdaMain(ctx)
+	}
+	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := NewRoot(g)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintln(stderr, "ecrsync:", strings.TrimSpace(err.Error()))
+	var ue usageError
+	var ee exitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "unknown command"), strings.Contains(err.Error(), "arg(s)"):
+		return ExitUsage
+	}
+	return ExitFailed
+}
+
+// lambdaMain, when set (by the Lambda integration), runs the Lambda runtime loop instead of the CLI.
+var lambdaMain func(ctx context.Context) int

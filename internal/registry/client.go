@@ -1,0 +1,341 @@
+// Package registry is a small client for the OCI distribution API: manifests by tag or digest,
+// blobs streamed and verified, uploads in one request, mounts, referrers and tag lists. It knows
+// no cloud: credentials come from a go-containerregistry keychain, and quirks that matter for
+// ECR (one-request uploads, expired-token 403s, 429 bursts) are handled generically.
+package registry
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/opencontainers/go-digest"
+)
+
+// Options configure a Client. The zero value is usable: Docker credentials, sane retries, no logs.
+type Options struct {
+	// Keychain resolves credentials per registry; nil means authn.DefaultKeychain (the Docker
+	// config file and its credential helpers, what `docker login` leaves), anonymous otherwise.
+	Keychain authn.Keychain
+	// Transport is the base HTTP transport; nil means a clone of http.DefaultTransport tuned for
+	// many parallel blob streams to one host.
+	Transport http.RoundTripper
+	// Insecure allows plain HTTP and unverified TLS for registries that are not on loopback.
+	// Loopback registries always use plain HTTP.
+	Insecure bool
+	// Retry is the per-request retry policy; zero means DefaultRetryPolicy.
+	Retry RetryPolicy
+	// Logger gets Debug lines for retries; nil discards.
+	Logger *slog.Logger
+	// UserAgent is sent with every request.
+	UserAgent string
+}
+
+// Invalidator is implemented by authenticators that cache credentials (ECR's 12-hour token):
+// Invalidate drops the cache after the registry said the credentials expired.
+type Invalidator interface {
+	Invalidate()
+}
+
+// Client talks to any number of registries. It is safe for concurrent use and meant to be
+// reused: it caches connections, challenges and tokens per host.
+type Client struct {
+	opts    Options
+	base    http.RoundTripper
+	mu      sync.Mutex
+	hosts   map[string]*http.Client
+	retries atomic.Int64
+}
+
+// New returns a Client.
+func New(opts Options) *Client {
+	if opts.Keychain == nil {
+		opts.Keychain = authn.DefaultKeychain
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.UserAgent == "" {
+		opts.UserAgent = "ecrsync"
+	}
+	opts.Retry = opts.Retry.withDefaults()
+	base := opts.Transport
+	if base == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// Blob copies run in parallel against one host; the default of 2 idle connections per
+		// host would make most of them dial anew.
+		t.MaxIdleConns = 256
+		t.MaxIdleConnsPerHost = 64
+		// We want the registry's bytes as they are, and no gzip work on top of sha256.
+		t.DisableCompression = true
+		t.ResponseHeaderTimeout = 2 * time.Minute
+		if opts.Insecure {
+			t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for with --insecure
+		}
+		base = t
+	}
+	return &Client{opts: opts, base: &uaTransport{ua: opts.UserAgent, next: base}, hosts: map[string]*http.Client{}}
+}
+
+// Retries reports how many requests this client has sent again after a passing failure.
+func (c *Client) Retries() int64 { return c.retries.Load() }
+
+// Logger returns the client's logger.
+func (c *Client) Logger() *slog.Logger { return c.opts.Logger }
+
+// IsLoopback reports whether host (with or without port) is on this machine.
+func IsLoopback(host string) bool {
+	h := host
+	if sh, _, err := net.SplitHostPort(host); err == nil {
+		h = sh
+	}
+	h = strings.Trim(h, "[]")
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Scheme returns the URL scheme used for a registry host.
+func (c *Client) Scheme(host string) string {
+	if IsLoopback(host) || c.opts.Insecure && !strings.HasSuffix(host, ":443") {
+		return "http"
+	}
+	return "https"
+}
+
+// http returns the HTTP client for a registry host, creating it on first use.
+func (c *Client) http(reg name.Registry) (*http.Client, error) {
+	host := reg.RegistryStr()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if hc, ok := c.hosts[host]; ok {
+		return hc, nil
+	}
+	auth, err := c.opts.Keychain.Resolve(reg)
+	if err != nil {
+		return nil, fmt.Errorf("resolving credentials for %s: %w", host, err)
+	}
+	at := &authTransport{host: host, scheme: c.Scheme(host), auth: auth, next: c.base}
+	rt := &retryTransport{next: at, policy: c.opts.Retry, log: c.opts.Logger, retries: &c.retries}
+	if inv, ok := auth.(Invalidator); ok {
+		rt.expired = inv.Invalidate
+	}
+	hc := &http.Client{Transport: rt}
+	c.hosts[host] = hc
+	return hc, nil
+}
+
+// uaTransport sets the User-Agent header.
+type uaTransport struct {
+	ua   string
+	next http.RoundTripper
+}
+
+func (t *uaTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Header.Get("User-Agent") == "" {
+		req = req.Clone(req.Context())
+		req.Header.Set("User-Agent", t.ua)
+	}
+	return t.next.RoundTrip(req)
+}
+
+// Repository is one repository in one registry, as seen by a Client.
+type Repository struct {
+	c    *Client
+	repo name.Repository
+	base string // scheme://host/v2/name
+}
+
+// Repository returns a handle on repo.
+func (c *Client) Repository(repo name.Repository) *Repository {
+	return &Repository{c: c, repo: repo,
+		base: c.Scheme(repo.RegistryStr()) + "://" + repo.RegistryStr() + "/v2/" + repo.RepositoryStr()}
+}
+
+// Name returns the repository's name without the registry.
+func (r *Repository) Name() string { return r.repo.RepositoryStr() }
+
+// Host returns the registry host[:port].
+func (r *Repository) Host() string { return r.repo.RegistryStr() }
+
+// String returns host/name.
+func (r *Repository) String() string { return r.repo.String() }
+
+// do sends a request to the repository's registry. A response outside ok becomes *Error.
+func (r *Repository) do(req *http.Request, ok ...int) (*http.Response, error) {
+	hc, err := r.c.http(r.repo.Registry)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", req.Method, redact(req.URL.String()), err)
+	}
+	for _, code := range ok {
+		if resp.StatusCode == code {
+			return resp, nil
+		}
+	}
+	return nil, responseError(resp)
+}
+
+func (r *Repository) newRequest(ctx context.Context, method, u string, body []byte) *http.Request {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		// Only a malformed URL fails here, and ours are built from parsed references.
+		panic(fmt.Sprintf("registry: building request %s %s: %v", method, redact(u), err))
+	}
+	return req
+}
+
+// BlobExists reports whether the repository holds the blob.
+func (r *Repository) BlobExists(ctx context.Context, d digest.Digest) (bool, error) {
+	resp, err := r.do(r.newRequest(ctx, http.MethodHead, r.base+"/blobs/"+d.String(), nil), http.StatusOK)
+	if err != nil {
+		if isNotFound(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	resp.Body.Close()
+	return true, nil
+}
+
+func isNotFound(err error) bool {
+	e, ok := err.(*Error)
+	return ok && e.StatusCode == http.StatusNotFound
+}
+
+// Blob opens a blob for streaming. The reader fails with ErrDigestMismatch at its end if the
+// bytes do not hash to d or their count is not size, so a caller that reads to EOF has verified it.
+func (r *Repository) Blob(ctx context.Context, d digest.Digest, size int64) (io.ReadCloser, error) {
+	if err := d.Validate(); err != nil {
+		return nil, fmt.Errorf("blob digest %q: %w", d, err)
+	}
+	resp, err := r.do(r.newRequest(ctx, http.MethodGet, r.base+"/blobs/"+d.String(), nil), http.StatusOK)
+	if err != nil {
+		return nil, err
+	}
+	if resp.ContentLength >= 0 && size >= 0 && resp.ContentLength != size {
+		resp.Body.Close()
+		return nil, fmt.Errorf("blob %s: registry says %d bytes, descriptor says %d: %w", d, resp.ContentLength, size, ErrDigestMismatch)
+	}
+	return &verifier{rc: resp.Body, d: d, v: d.Verifier(), want: size}, nil
+}
+
+// verifier checks a blob's digest and size as it streams.
+type verifier struct {
+	rc   io.ReadCloser
+	d    digest.Digest
+	v    digest.Verifier
+	n    int64
+	want int64
+}
+
+func (v *verifier) Read(p []byte) (int, error) {
+	n, err := v.rc.Read(p)
+	v.n += int64(n)
+	v.v.Write(p[:n])
+	if err == io.EOF {
+		if v.want >= 0 && v.n != v.want {
+			return n, fmt.Errorf("blob %s: read %d bytes, want %d: %w", v.d, v.n, v.want, ErrDigestMismatch)
+		}
+		if !v.v.Verified() {
+			return n, fmt.Errorf("blob %s: content does not match its digest: %w", v.d, ErrDigestMismatch)
+		}
+	}
+	return n, err
+}
+
+func (v *verifier) Close() error { return v.rc.Close() }
+
+// Mount asks the registry to link a blob from another repository of the same registry. It reports
+// whether the blob was mounted; if not, the registry started an ordinary upload, which is cancelled.
+func (r *Repository) Mount(ctx context.Context, d digest.Digest, from string) (bool, error) {
+	q := url.Values{"mount": {d.String()}, "from": {from}}
+	resp, err := r.do(r.newRequest(ctx, http.MethodPost, r.base+"/blobs/uploads/?"+q.Encode(), nil),
+		http.StatusCreated, http.StatusAccepted)
+	if err != nil {
+		return false, err
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusCreated {
+		return true, nil
+	}
+	// 202: the registry would rather take an upload. Cancel that session so it does not linger.
+	if loc, err := r.location(resp); err == nil {
+		if del, err := r.do(r.newRequest(ctx, http.MethodDelete, loc, nil), http.StatusNoContent, http.StatusOK, http.StatusAccepted); err == nil {
+			del.Body.Close()
+		}
+	}
+	return false, nil
+}
+
+// Upload sends a blob of known size and digest in one streamed request: POST to open an upload
+// session, then PUT with the whole body and the digest. Never several PATCH chunks: ECR answers
+// them with a Range that stops advancing (aws/containers-roadmap#2831). The body is read once,
+// so a failed upload must be started again by the caller with a fresh body.
+func (r *Repository) Upload(ctx context.Context, d digest.Digest, size int64, body io.Reader) error {
+	resp, err := r.do(r.newRequest(ctx, http.MethodPost, r.base+"/blobs/uploads/", nil), http.StatusAccepted)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	loc, err := r.location(resp)
+	if err != nil {
+		return err
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return fmt.Errorf("upload location: %w", err)
+	}
+	q := u.Query()
+	q.Set("digest", d.String())
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), body)
+	if err != nil {
+		return err
+	}
+	req.ContentLength = size
+	if size == 0 {
+		req.Body = http.NoBody
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err = r.do(req, http.StatusCreated, http.StatusAccepted, http.StatusNoContent)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// location resolves an upload response's Location against the request URL.
+func (r *Repository) location(resp *http.Response) (string, error) {
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return "", fmt.Errorf("registry %s started an upload without a Location", r.Host())
+	}
+	u, err := resp.Request.URL.Parse(loc)
+	if err != nil {
+		return "", fmt.Errorf("upload location: %w", err)
+	}
+	return u.String(), nil
+}

@@ -1,0 +1,498 @@
+// Package replicate is ecrsync's copy engine: it copies one image — every platform, layer and
+// referrer — from one registry to another, bit for bit. It speaks only the OCI distribution API
+// (through internal/registry) and knows nothing of AWS, Lambda or the CLI.
+//
+// Order is what keeps a destination consistent: blobs first, then child manifests by digest,
+// then the top manifest by digest when it has referrers, then the referrers, and the tag last.
+// No tag ever points at an image whose blobs or children are missing, even when a copy fails.
+package replicate
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ecrsync/ecrsync/internal/registry"
+)
+
+// Defaults, with their reasons.
+const (
+	// DefaultJobs is how many blobs move at once. Copies are bound by hashing and by the
+	// registries' disks, not by our CPU; eight streams keep a 2-core machine and a registry busy
+	// without thrashing either.
+	DefaultJobs = 8
+	// DefaultBlobAttempts is how many times one blob is streamed from the source before the copy
+	// gives up: each attempt opens the source again, so a reset mid-upload or a corrupted download
+	// costs one blob, not the whole copy.
+	DefaultBlobAttempts = 5
+	// maxReferrerDepth bounds how deep referrers of referrers are followed (an SBOM's signature is 2).
+	maxReferrerDepth = 3
+)
+
+// cosignSuffixes are the tags cosign and its kin attach to sha256-<hex> for a digest.
+var cosignSuffixes = []string{".sig", ".att", ".sbom"}
+
+// Options configure a Copier. The zero value copies referrers with DefaultJobs and no logs.
+type Options struct {
+	// Jobs bounds concurrent blob transfers; 0 means DefaultJobs.
+	Jobs int
+	// NoReferrers skips OCI referrers and cosign-style sha256-<hex>.sig/.att/.sbom tags.
+	NoReferrers bool
+	// BlobAttempts bounds attempts per blob; 0 means DefaultBlobAttempts.
+	BlobAttempts int
+	// Logger receives one Info line per copy and Debug detail; nil discards.
+	Logger *slog.Logger
+	// Progress, if set, is called as bytes move (from many goroutines; keep it cheap).
+	Progress func(Progress)
+}
+
+// Progress is a snapshot of one copy's transfer, for a progress display.
+type Progress struct {
+	Ref          string
+	BytesSent    int64
+	BlobsDone    int64
+	BlobsSkipped int64
+}
+
+// Result is what one copy did.
+type Result struct {
+	Src          string        `json:"src"`
+	Dst          string        `json:"dst"`
+	Digest       digest.Digest `json:"digest"`
+	MediaType    string        `json:"mediaType"`
+	UpToDate     bool          `json:"upToDate"`     // the destination already had it; nothing was sent
+	Manifests    int64         `json:"manifests"`    // manifests put
+	Blobs        int64         `json:"blobs"`        // blobs uploaded
+	BlobsMounted int64         `json:"blobsMounted"` // blobs linked from another repository of the destination
+	BlobsSkipped int64         `json:"blobsSkipped"` // blobs the destination already had
+	BytesSent    int64         `json:"bytesSent"`
+	Referrers    int64         `json:"referrers"` // referrer manifests copied
+	Duration     time.Duration `json:"duration"`
+}
+
+// Copier copies images. It is safe for concurrent use; reuse one so connections, tokens and the
+// knowledge of where blobs live are shared.
+type Copier struct {
+	c    *registry.Client
+	opts Options
+	log  *slog.Logger
+	// seen remembers, per destination host, a repository known to hold each blob, so a copy into
+	// another repository of the same registry mounts instead of uploading.
+	seen sync.Map // host + "@" + digest -> repository name
+}
+
+// New returns a Copier over client c.
+func New(c *registry.Client, opts Options) *Copier {
+	if opts.Jobs <= 0 {
+		opts.Jobs = DefaultJobs
+	}
+	if opts.BlobAttempts <= 0 {
+		opts.BlobAttempts = DefaultBlobAttempts
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Copier{c: c, opts: opts, log: log}
+}
+
+// ParseReference parses host[:port]/repo[:tag|@digest]. A reference with neither tag nor
+// digest is returned with an empty identifier so the caller can tell it apart from ":latest".
+func ParseReference(s string) (repo name.Repository, ident string, err error) {
+	if s == "" {
+		return name.Repository{}, "", permanent("empty image reference")
+	}
+	if i := strings.LastIndex(s, "@"); i >= 0 {
+		ref, err := name.NewDigest(s, name.StrictValidation)
+		if err != nil {
+			return name.Repository{}, "", permanent("image reference %q: %w", s, err)
+		}
+		return ref.Context(), ref.DigestStr(), nil
+	}
+	tagged := false
+	if i := strings.LastIndex(s, ":"); i > strings.LastIndex(s, "/") {
+		tagged = true
+	}
+	if !tagged {
+		r, err := name.NewRepository(s, name.StrictValidation)
+		if err != nil {
+			return name.Repository{}, "", permanent("image reference %q: %w", s, err)
+		}
+		return r, "", nil
+	}
+	t, err := name.NewTag(s, name.StrictValidation)
+	if err != nil {
+		return name.Repository{}, "", permanent("image reference %q: %w", s, err)
+	}
+	return t.Context(), t.TagStr(), nil
+}
+
+// Copy copies the image src to dst (both host[:port]/repo[:tag|@digest]). A dst without tag or
+// digest takes src's tag, or only src's digest when src names none.
+func (cp *Copier) Copy(ctx context.Context, src, dst string) (*Result, error) {
+	srcRepo, srcRef, err := ParseReference(src)
+	if err != nil {
+		return nil, err
+	}
+	dstRepo, dstRef, err := ParseReference(dst)
+	if err != nil {
+		return nil, err
+	}
+	if srcRef == "" {
+		srcRef = "latest"
+	}
+	return cp.CopyRef(ctx, srcRepo, srcRef, dstRepo, dstRef)
+}
+
+// CopyRef copies srcRef (a tag or digest) of srcRepo to dstRef of dstRepo; an empty dstRef
+// means srcRef when it is a tag, else by digest only.
+func (cp *Copier) CopyRef(ctx context.Context, srcRepo name.Repository, srcRef string, dstRepo name.Repository, dstRef string) (*Result, error) {
+	start := time.Now()
+	if dstRef == "" && !isDigest(srcRef) {
+		dstRef = srcRef
+	}
+	j := &job{cp: cp, src: cp.c.Repository(srcRepo), dst: cp.c.Repository(dstRepo),
+		sem: make(chan struct{}, cp.opts.Jobs), blobs: map[digest.Digest]*once{}, manifests: map[digest.Digest]*once{}}
+	res := &Result{Src: join(srcRepo.String(), srcRef)}
+	j.res = res
+
+	top, err := j.src.Manifest(ctx, srcRef)
+	if err != nil {
+		return nil, &CopyError{Side: Src, Op: "fetching manifest", Ref: res.Src, Err: err}
+	}
+	res.Digest, res.MediaType = top.Descriptor.Digest, top.Descriptor.MediaType
+	if dstRef == "" {
+		dstRef = top.Descriptor.Digest.String()
+	}
+	if isDigest(dstRef) && dstRef != top.Descriptor.Digest.String() {
+		return nil, permanent("destination digest %s differs from the source's %s: a copy cannot change a digest", dstRef, top.Descriptor.Digest)
+	}
+	res.Dst = join(dstRepo.String(), dstRef)
+	log := cp.log.With("src", res.Src, "dst", res.Dst, "digest", res.Digest)
+
+	err = j.run(ctx, top, dstRef)
+	res.Duration = time.Since(start)
+	if err != nil {
+		log.Warn("copy failed", "err", err, "retryable", Retryable(err), "bytes", res.BytesSent, "duration", res.Duration)
+		return res, err
+	}
+	log.Info("copied", "upToDate", res.UpToDate, "bytes", res.BytesSent, "blobs", res.Blobs,
+		"blobsSkipped", res.BlobsSkipped, "blobsMounted", res.BlobsMounted, "manifests", res.Manifests,
+		"referrers", res.Referrers, "duration", res.Duration)
+	return res, nil
+}
+
+func isDigest(ref string) bool { return strings.Contains(ref, ":") }
+
+func join(repo, ref string) string {
+	if isDigest(ref) {
+		return repo + "@" + ref
+	}
+	return repo + ":" + ref
+}
+
+// once runs a piece of work at most once per copy and lets others wait for its outcome.
+type once struct {
+	done chan struct{}
+	err  error
+}
+
+// job is one Copy in flight.
+type job struct {
+	cp       *Copier
+	src, dst *registry.Repository
+	res      *Result
+	sem      chan struct{} // bounds concurrent blob transfers
+
+	mu        sync.Mutex
+	blobs     map[digest.Digest]*once
+	manifests map[digest.Digest]*once
+	unindexed []*registry.Manifest // referrers put to a destination without a referrers API
+
+	tagsOnce sync.Once
+	tags     map[string]bool // the source repository's tags, for fallback and cosign tags
+	tagsErr  error
+}
+
+// run copies top and its referrers and finally points dstRef at it.
+func (j *job) run(ctx context.Context, top *registry.Manifest, dstRef string) error {
+	// If the tag is already there, the image is complete there: registries refuse a manifest
+	// whose blobs or children are missing, and we never tag before those are in.
+	have, err := j.dst.Head(ctx, dstRef)
+	switch {
+	case err == nil && have.Digest == top.Descriptor.Digest:
+		j.res.UpToDate = true
+	case err != nil && !errors.Is(err, registry.ErrNotFound):
+		return &CopyError{Side: Dst, Op: "checking", Ref: j.res.Dst, Err: err}
+	}
+	var refs []referrer
+	if !j.cp.opts.NoReferrers {
+		if refs, err = j.findReferrers(ctx, top, 0); err != nil {
+			return err
+		}
+	}
+	if j.res.UpToDate {
+		return j.copyReferrers(ctx, refs)
+	}
+	if err := j.copyChildren(ctx, top); err != nil {
+		return err
+	}
+	if len(refs) > 0 && !isDigest(dstRef) {
+		// Put the image by digest first, so its signatures and SBOMs are in place before the
+		// tag makes it visible: an admission controller never sees it unsigned.
+		if err := j.putManifest(ctx, top, top.Descriptor.Digest.String()); err != nil {
+			return err
+		}
+	}
+	if err := j.copyReferrers(ctx, refs); err != nil {
+		return err
+	}
+	return j.putManifest(ctx, top, dstRef)
+}
+
+// copyManifest copies m's blobs and children, then puts m by digest, once per copy.
+func (j *job) copyManifest(ctx context.Context, m *registry.Manifest) error {
+	j.mu.Lock()
+	o, ok := j.manifests[m.Descriptor.Digest]
+	if !ok {
+		o = &once{done: make(chan struct{})}
+		j.manifests[m.Descriptor.Digest] = o
+	}
+	j.mu.Unlock()
+	if ok {
+		select {
+		case <-o.done:
+			return o.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	defer close(o.done)
+	o.err = j.copyChildren(ctx, m)
+	if o.err == nil {
+		o.err = j.putManifest(ctx, m, m.Descriptor.Digest.String())
+	}
+	return o.err
+}
+
+// copyChildren copies what m refers to: an index's manifests, or an image's config and layers.
+func (j *job) copyChildren(ctx context.Context, m *registry.Manifest) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for _, d := range m.Manifests {
+		g.Go(func() error { return j.copyChild(ctx, d) })
+	}
+	if m.Config != nil {
+		g.Go(func() error { return j.copyBlob(ctx, *m.Config) })
+	}
+	for _, d := range m.Layers {
+		g.Go(func() error { return j.copyBlob(ctx, d) })
+	}
+	return g.Wait()
+}
+
+// copyChild copies one manifest an index lists, unless the destination has it already.
+func (j *job) copyChild(ctx context.Context, d ocispec.Descriptor) error {
+	ref := j.dst.String() + "@" + d.Digest.String()
+	if _, err := j.dst.Head(ctx, d.Digest.String()); err == nil {
+		return nil // complete by the registry's own invariant
+	} else if !errors.Is(err, registry.ErrNotFound) {
+		return &CopyError{Side: Dst, Op: "checking manifest", Ref: ref, Err: err}
+	}
+	m, err := j.src.Manifest(ctx, d.Digest.String())
+	if err != nil {
+		return &CopyError{Side: Src, Op: "fetching manifest", Ref: j.src.String() + "@" + d.Digest.String(), Err: err}
+	}
+	return j.copyManifest(ctx, m)
+}
+
+// putManifest puts m's exact bytes under ref in the destination.
+func (j *job) putManifest(ctx context.Context, m *registry.Manifest, ref string) error {
+	indexed, err := j.dst.PutManifest(ctx, ref, m)
+	if err != nil {
+		return &CopyError{Side: Dst, Op: "putting manifest", Ref: join(j.dst.String(), ref), Err: err}
+	}
+	atomic.AddInt64(&j.res.Manifests, 1)
+	if m.Subject != nil && !indexed {
+		j.mu.Lock()
+		j.unindexed = append(j.unindexed, m)
+		j.mu.Unlock()
+	}
+	return nil
+}
+
+// copyBlob makes sure the destination holds blob d, uploading it at most once per copy.
+func (j *job) copyBlob(ctx context.Context, d ocispec.Descriptor) error {
+	if len(d.URLs) > 0 && nonDistributable(d.MediaType) {
+		// Foreign / non-distributable layer: clients fetch it from its URLs; keep the reference.
+		return nil
+	}
+	j.mu.Lock()
+	o, ok := j.blobs[d.Digest]
+	if !ok {
+		o = &once{done: make(chan struct{})}
+		j.blobs[d.Digest] = o
+	}
+	j.mu.Unlock()
+	if ok {
+		select {
+		case <-o.done:
+			return o.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	defer close(o.done)
+	select {
+	case j.sem <- struct{}{}:
+	case <-ctx.Done():
+		o.err = ctx.Err()
+		return o.err
+	}
+	defer func() { <-j.sem }()
+	o.err = j.ensureBlob(ctx, d)
+	return o.err
+}
+
+func (j *job) ensureBlob(ctx context.Context, d ocispec.Descriptor) error {
+	ref := j.dst.String() + "@" + d.Digest.String()
+	ok, err := j.dst.BlobExists(ctx, d.Digest)
+	if err != nil {
+		return &CopyError{Side: Dst, Op: "checking blob", Ref: ref, Err: err}
+	}
+	if ok {
+		atomic.AddInt64(&j.res.BlobsSkipped, 1)
+		j.remember(d.Digest)
+		j.progress(0, true)
+		return nil
+	}
+	if j.mount(ctx, d.Digest) {
+		atomic.AddInt64(&j.res.BlobsMounted, 1)
+		j.remember(d.Digest)
+		j.progress(0, false)
+		return nil
+	}
+	var last error
+	for attempt := 0; attempt < j.cp.opts.BlobAttempts; attempt++ {
+		if attempt > 0 {
+			wait := registry.DefaultRetryPolicy.Backoff(attempt - 1)
+			j.cp.log.Debug("retrying blob", "digest", d.Digest, "attempt", attempt+1, "err", last, "wait", wait)
+			if !registry.Sleep(ctx, wait) {
+				break
+			}
+		}
+		last = j.stream(ctx, d)
+		if last == nil {
+			atomic.AddInt64(&j.res.Blobs, 1)
+			j.remember(d.Digest)
+			j.progress(0, false)
+			return nil
+		}
+		if !Retryable(last) || ctx.Err() != nil {
+			break
+		}
+	}
+	return last
+}
+
+// stream copies one blob from source to destination in one streamed request, verifying its
+// digest and size on the way. The upload is never completed with bytes that fail verification:
+// the verifier fails the body read, so the PUT is aborted before the registry commits it.
+func (j *job) stream(ctx context.Context, d ocispec.Descriptor) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rc, err := j.src.Blob(ctx, d.Digest, d.Size)
+	if err != nil {
+		return &CopyError{Side: Src, Op: "fetching blob", Ref: j.src.String() + "@" + d.Digest.String(), Err: err}
+	}
+	defer rc.Close()
+	body := &countingReader{r: rc, j: j}
+	err = j.dst.Upload(ctx, d.Digest, d.Size, body)
+	if body.err != nil && !errors.Is(body.err, io.EOF) {
+		// The source side broke (reset, truncated, wrong bytes); say so rather than the PUT's error.
+		atomic.AddInt64(&j.res.BytesSent, -body.n)
+		return &CopyError{Side: Src, Op: "reading blob", Ref: j.src.String() + "@" + d.Digest.String(), Err: body.err}
+	}
+	if err != nil {
+		atomic.AddInt64(&j.res.BytesSent, -body.n)
+		return &CopyError{Side: Dst, Op: "uploading blob", Ref: j.dst.String() + "@" + d.Digest.String(), Err: err}
+	}
+	return nil
+}
+
+// countingReader counts bytes sent and keeps the source's read error.
+type countingReader struct {
+	r   io.Reader
+	j   *job
+	n   int64
+	err error
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	c.j.progress(int64(n), false)
+	if err != nil {
+		c.err = err
+	}
+	return n, err
+}
+
+// progress adds sent bytes and reports to the Progress callback.
+func (j *job) progress(n int64, skipped bool) {
+	if n > 0 {
+		atomic.AddInt64(&j.res.BytesSent, n)
+	}
+	if j.cp.opts.Progress == nil {
+		return
+	}
+	p := Progress{Ref: j.res.Dst, BytesSent: atomic.LoadInt64(&j.res.BytesSent)}
+	if n == 0 {
+		p.BlobsDone = atomic.LoadInt64(&j.res.Blobs) + atomic.LoadInt64(&j.res.BlobsMounted)
+		p.BlobsSkipped = atomic.LoadInt64(&j.res.BlobsSkipped)
+	}
+	_ = skipped
+	j.cp.opts.Progress(p)
+}
+
+// mount links a blob from a repository of the destination registry that holds it: the source
+// repository when both are in one registry, or one an earlier copy put it in. Cross-registry
+// (and on ECR cross-account) a mount never applies, so nothing is asked.
+func (j *job) mount(ctx context.Context, d digest.Digest) bool {
+	var from string
+	if j.src.Host() == j.dst.Host() && j.src.Name() != j.dst.Name() {
+		from = j.src.Name()
+	} else if v, ok := j.cp.seen.Load(j.dst.Host() + "@" + d.String()); ok && v.(string) != j.dst.Name() {
+		from = v.(string)
+	}
+	if from == "" {
+		return false
+	}
+	ok, err := j.dst.Mount(ctx, d, from)
+	if err != nil {
+		j.cp.log.Debug("mount failed; uploading instead", "digest", d, "from", from, "err", err)
+		return false
+	}
+	return ok
+}
+
+func (j *job) remember(d digest.Digest) {
+	j.cp.seen.Store(j.dst.Host()+"@"+d.String(), j.dst.Name())
+}
+
+// nonDistributable reports whether layers of this type may be left out of a registry and
+// fetched from their URLs instead (Docker foreign layers, OCI non-distributable layers).
+func nonDistributable(mediaType string) bool {
+	return strings.Contains(mediaType, ".foreign.") || strings.Contains(mediaType, ".nondistributable.")
+}
+
+func incr(p *int64) { atomic.AddInt64(p, 1) }
