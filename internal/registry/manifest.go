@@ -282,4 +282,3 @@ func nextLink(resp *http.Response) string {
 func TagFor(d digest.Digest) string {
 	return d.Algorithm().String() + "-" + d.Encoded()
 }
-
