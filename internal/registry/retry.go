@@ -80,6 +80,7 @@ type retryTransport struct {
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	reauthed := false
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 && req.GetBody != nil {
 			body, err := req.GetBody()
@@ -90,7 +91,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.Body = body
 		}
 		resp, err := t.next.RoundTrip(req)
-		wait, retry := t.classify(resp, err)
+		wait, retry := t.classify(resp, err, &reauthed)
 		if !retry || !replayable || attempt+1 >= t.policy.Attempts {
 			return resp, err
 		}
@@ -121,7 +122,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // classify decides whether a result is worth another try and how long the registry asked us to wait.
-func (t *retryTransport) classify(resp *http.Response, err error) (time.Duration, bool) {
+func (t *retryTransport) classify(resp *http.Response, err error, reauthed *bool) (time.Duration, bool) {
 	if err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return 0, false
@@ -133,6 +134,14 @@ func (t *retryTransport) classify(resp *http.Response, err error) (time.Duration
 		return t.retryAfter(resp), true
 	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
 		return 0, true
+	case resp.StatusCode == http.StatusForbidden && resp.Request.Method == http.MethodHead:
+		// A HEAD answer has no body to say why. With cached credentials that may have expired,
+		// drop them and ask once more; a real denial answers 403 again.
+		if t.expired != nil && !*reauthed {
+			t.expired()
+			*reauthed = true
+			return 0, true
+		}
 	case resp.StatusCode == http.StatusForbidden:
 		// Peek at the body: ECR says an expired token with 403, which a fresh token fixes.
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))

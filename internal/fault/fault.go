@@ -1,0 +1,248 @@
+// Package fault injects transport faults in front of a real registry, reproducibly from a seed:
+// error statuses, throttling with and without Retry-After, connections reset in the middle of a
+// request or a response, corrupted and truncated bodies, latency. It wraps an http.Handler, so it
+// sits in-process in front of a devstack registry or, with NewProxy, in front of any registry for
+// any client (ecrsync, crane, regctl, oras).
+package fault
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Kind is one sort of fault.
+type Kind string
+
+// The faults.
+const (
+	Status500       Kind = "500"
+	Status502       Kind = "502"
+	Status503       Kind = "503"
+	Throttle        Kind = "429"             // 429 TOOMANYREQUESTS without Retry-After, as ECR answers
+	ThrottleAfter   Kind = "429-retry-after" // 429 with Retry-After: 1
+	ResetRequest    Kind = "reset-request"   // read part of the request body, then drop the connection
+	ResetResponse   Kind = "reset-response"  // send part of the response body, then drop the connection
+	Corrupt         Kind = "corrupt"         // flip a byte of the response body
+	Truncate        Kind = "truncate"        // announce the full length, send half, close
+	Latency         Kind = "latency"         // wait before answering
+	Stall           Kind = "stall"           // answer headers, then stall the body for Config.Stall
+	Forbidden       Kind = "403"             // permanent: access denied
+	ExpiredToken    Kind = "expired-token"   // ECR's expired-token 403
+	NotFoundUnknown Kind = "404"             // permanent: NAME_UNKNOWN
+)
+
+// Config says which requests get which faults.
+type Config struct {
+	Seed uint64
+	// Rate is the share of eligible requests that get a fault (0..1).
+	Rate float64
+	// Kinds are drawn from uniformly for each fault.
+	Kinds []Kind
+	// Match picks eligible requests; nil means every request but the /v2/ ping.
+	Match func(*http.Request) bool
+	// Limit caps the number of faults; 0 means no cap.
+	Limit int
+	// Delay is the wait for Latency and Stall; 0 means 200ms.
+	Delay time.Duration
+}
+
+// Injector is an http.Handler that injects faults before handing requests to the next handler.
+type Injector struct {
+	next http.Handler
+	cfg  Config
+
+	mu       sync.Mutex
+	rng      *rand.Rand
+	injected map[Kind]int
+	total    int
+}
+
+// Wrap returns an Injector in front of next.
+func Wrap(next http.Handler, cfg Config) *Injector {
+	if cfg.Delay == 0 {
+		cfg.Delay = 200 * time.Millisecond
+	}
+	return &Injector{next: next, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5bd1e995)), injected: map[Kind]int{}}
+}
+
+// NewProxy returns an Injector in front of a reverse proxy to target (http://host:port), for
+// clients that cannot be pointed at an in-process handler.
+func NewProxy(target string, cfg Config) (*Injector, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, err
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.FlushInterval = -1
+	rp.ErrorLog = nil
+	return Wrap(rp, cfg), nil
+}
+
+// Injected reports how many faults of each kind were injected.
+func (in *Injector) Injected() map[Kind]int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	out := make(map[Kind]int, len(in.injected))
+	for k, v := range in.injected {
+		out[k] = v
+	}
+	return out
+}
+
+// Total reports how many faults were injected.
+func (in *Injector) Total() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.total
+}
+
+// draw decides, under the lock, whether this request gets a fault and which.
+func (in *Injector) draw(r *http.Request) (Kind, bool) {
+	if in.cfg.Match != nil && !in.cfg.Match(r) || in.cfg.Match == nil && r.URL.Path == "/v2/" || len(in.cfg.Kinds) == 0 {
+		return "", false
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.cfg.Limit > 0 && in.total >= in.cfg.Limit {
+		return "", false
+	}
+	if in.rng.Float64() >= in.cfg.Rate {
+		return "", false
+	}
+	k := in.cfg.Kinds[in.rng.IntN(len(in.cfg.Kinds))]
+	if !applies(k, r) {
+		return "", false
+	}
+	in.injected[k]++
+	in.total++
+	return k, true
+}
+
+// applies reports whether a fault makes sense for a request (a body reset needs a body).
+func applies(k Kind, r *http.Request) bool {
+	switch k {
+	case ResetRequest:
+		return r.ContentLength > 1024 || r.ContentLength < 0 && r.Method != http.MethodGet && r.Method != http.MethodHead
+	case ResetResponse, Corrupt, Truncate, Stall:
+		return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/")
+	}
+	return true
+}
+
+func (in *Injector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	k, ok := in.draw(r)
+	if !ok {
+		in.next.ServeHTTP(w, r)
+		return
+	}
+	switch k {
+	case Status500, Status502, Status503:
+		code := map[Kind]int{Status500: 500, Status502: 502, Status503: 503}[k]
+		io.Copy(io.Discard, r.Body)
+		writeError(w, code, "UNKNOWN", "injected fault")
+	case Throttle:
+		io.Copy(io.Discard, r.Body)
+		writeError(w, http.StatusTooManyRequests, "TOOMANYREQUESTS", "Rate exceeded")
+	case ThrottleAfter:
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, "TOOMANYREQUESTS", "Rate exceeded")
+	case Forbidden:
+		writeError(w, http.StatusForbidden, "DENIED", "User is not authorized to perform this operation (injected)")
+	case ExpiredToken:
+		writeError(w, http.StatusForbidden, "DENIED", "Your authorization token has expired. Reauthenticate and try again.")
+	case NotFoundUnknown:
+		writeError(w, http.StatusNotFound, "NAME_UNKNOWN", "The repository does not exist (injected)")
+	case Latency:
+		time.Sleep(in.cfg.Delay)
+		in.next.ServeHTTP(w, r)
+	case ResetRequest:
+		io.CopyN(io.Discard, r.Body, max(r.ContentLength/2, 512))
+		hijackClose(w, false)
+	case ResetResponse, Truncate, Corrupt, Stall:
+		in.next.ServeHTTP(&faultyWriter{ResponseWriter: w, kind: k, delay: in.cfg.Delay}, r)
+	}
+}
+
+// faultyWriter damages a response body on its way out.
+type faultyWriter struct {
+	http.ResponseWriter
+	kind    Kind
+	delay   time.Duration
+	length  int64
+	written int64
+	broken  bool
+}
+
+func (f *faultyWriter) WriteHeader(code int) {
+	if code == http.StatusOK {
+		fmt.Sscan(f.Header().Get("Content-Length"), &f.length)
+	}
+	f.ResponseWriter.WriteHeader(code)
+}
+
+func (f *faultyWriter) Write(p []byte) (int, error) {
+	if f.broken {
+		return 0, http.ErrHandlerTimeout
+	}
+	half := f.length / 2
+	switch {
+	case f.kind == Corrupt && f.written <= half && half < f.written+int64(len(p)):
+		q := append([]byte(nil), p...)
+		q[half-f.written] ^= 0xff
+		f.written += int64(len(p))
+		return f.ResponseWriter.Write(q)
+	case f.kind == Stall && f.written <= half && half < f.written+int64(len(p)):
+		if fl, ok := f.ResponseWriter.(http.Flusher); ok {
+			fl.Flush()
+		}
+		time.Sleep(f.delay)
+	case (f.kind == ResetResponse || f.kind == Truncate) && f.written+int64(len(p)) > half:
+		n := half - f.written
+		if n > 0 {
+			f.ResponseWriter.Write(p[:n])
+		}
+		f.broken = true
+		hijackClose(f.ResponseWriter, true)
+		return 0, http.ErrHandlerTimeout
+	}
+	f.written += int64(len(p))
+	return f.ResponseWriter.Write(p)
+}
+
+// hijackClose drops the client's connection, first flushing what was written if flush is set
+// (a flush before any header would send a 200).
+func hijackClose(w http.ResponseWriter, flush bool) {
+	if fl, ok := w.(http.Flusher); ok && flush {
+		fl.Flush()
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	conn.Close()
+}
+
+func writeError(w http.ResponseWriter, code int, errCode, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	fmt.Fprintf(w, `{"errors":[{"code":%q,"message":%q}]}`, errCode, msg)
+}
+
+// SetRate changes the share of requests that get a fault.
+func (in *Injector) SetRate(r float64) {
+	in.mu.Lock()
+	in.cfg.Rate = r
+	in.mu.Unlock()
+}
