@@ -1,0 +1,82 @@
+package tfeval
+
+import (
+	"strings"
+
+	"github.com/hashicorp/hcl/v2/ext/tryfunc"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
+)
+
+// Functions are the Terraform functions tfeval knows: those of cty's standard library that
+// Terraform exposes under the same name and behaviour, plus strcontains, startswith and endswith.
+// Terraform's replace() also takes /regex/ patterns; this one takes plain strings only.
+func Functions() map[string]function.Function {
+	return map[string]function.Function{
+		"alltrue":     boolFold(true),
+		"anytrue":     boolFold(false),
+		"can":         tryfunc.CanFunc,
+		"try":         tryfunc.TryFunc,
+		"coalesce":    stdlib.CoalesceFunc,
+		"compact":     stdlib.CompactFunc,
+		"concat":      stdlib.ConcatFunc,
+		"contains":    stdlib.ContainsFunc,
+		"distinct":    stdlib.DistinctFunc,
+		"flatten":     stdlib.FlattenFunc,
+		"format":      stdlib.FormatFunc,
+		"join":        stdlib.JoinFunc,
+		"jsondecode":  stdlib.JSONDecodeFunc,
+		"jsonencode":  stdlib.JSONEncodeFunc,
+		"keys":        stdlib.KeysFunc,
+		"length":      stdlib.LengthFunc,
+		"lookup":      stdlib.LookupFunc,
+		"lower":       stdlib.LowerFunc,
+		"max":         stdlib.MaxFunc,
+		"merge":       stdlib.MergeFunc,
+		"min":         stdlib.MinFunc,
+		"regex":       stdlib.RegexFunc,
+		"regexall":    stdlib.RegexAllFunc,
+		"replace":     stdlib.ReplaceFunc,
+		"sort":        stdlib.SortFunc,
+		"split":       stdlib.SplitFunc,
+		"toset":       stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
+		"tolist":      stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
+		"tostring":    stdlib.MakeToFunc(cty.String),
+		"floor":       stdlib.FloorFunc,
+		"upper":       stdlib.UpperFunc,
+		"strcontains": stringPredicate(strings.Contains),
+		"startswith":  stringPredicate(strings.HasPrefix),
+		"endswith":    stringPredicate(strings.HasSuffix),
+	}
+}
+
+func stringPredicate(f func(s, sub string) bool) function.Function {
+	return function.New(&function.Spec{
+		Params: []function.Parameter{{Name: "s", Type: cty.String}, {Name: "sub", Type: cty.String}},
+		Type:   function.StaticReturnType(cty.Bool),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			return cty.BoolVal(f(args[0].AsString(), args[1].AsString())), nil
+		},
+	})
+}
+
+// boolFold is alltrue (all=true) or anytrue (all=false) over a list of bools.
+func boolFold(all bool) function.Function {
+	return function.New(&function.Spec{
+		Params: []function.Parameter{{Name: "list", Type: cty.List(cty.Bool)}},
+		Type:   function.StaticReturnType(cty.Bool),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			for it := args[0].ElementIterator(); it.Next(); {
+				_, v := it.Element()
+				if v.IsNull() || !v.IsKnown() {
+					return cty.UnknownVal(cty.Bool), nil
+				}
+				if v.True() != all {
+					return cty.BoolVal(!all), nil
+				}
+			}
+			return cty.BoolVal(all), nil
+		},
+	})
+}
