@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Terraform checks' tools into $(go env GOPATH)/bin, built from source through the Go
 # module proxy (no other download works here). Idempotent: quick when the pinned versions are there.
-# Building terraform takes ~7 minutes on a new machine, tflint ~4.
+# On a new machine building terraform took ~4 minutes and tflint ~6 (run side by side, cold module cache).
 set -euo pipefail
 
 TERRAFORM_VERSION=1.5.7

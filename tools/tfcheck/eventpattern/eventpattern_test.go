@@ -56,10 +56,10 @@ func TestMatchEventArray(t *testing.T) {
 	t.Parallel()
 	ev := `{"resources":["arn:a","arn:b"]}`
 	for pattern, want := range map[string]bool{
-		`{"resources":["arn:b"]}`:             true,
-		`{"resources":["arn:c"]}`:             false,
-		`{"resources":[{"prefix":"arn:"}]}`:   true,
-		`{"resources":[{"exists":true}]}`:     true,
+		`{"resources":["arn:b"]}`:              true,
+		`{"resources":["arn:c"]}`:              false,
+		`{"resources":[{"prefix":"arn:"}]}`:    true,
+		`{"resources":[{"exists":true}]}`:      true,
 		`{"resources":[{"anything-but":"x"}]}`: true,
 	} {
 		got, err := Match([]byte(pattern), []byte(ev))
