@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -182,8 +183,9 @@ func (p *Pusher) MultiPlatform(ctx context.Context, repo *registry.Repository, t
 }
 
 // Signature pushes a signature-like OCI 1.1 referrer of subject (artifactType
-// application/vnd.dev.cosign.simplesigning.v1+json) and, because distribution has no referrers
-// API, records it under the fallback tag sha256-<hex> as the OCI distribution spec asks.
+// application/vnd.dev.cosign.simplesigning.v1+json) and, where the registry has no referrers API
+// (distribution has none), records it under the fallback tag sha256-<hex> as the OCI
+// distribution spec asks of clients.
 func (p *Pusher) Signature(ctx context.Context, repo *registry.Repository, subject ocispec.Descriptor) (ocispec.Descriptor, error) {
 	subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
 	d, err := p.Image(ctx, repo, "", ImageSpec{ConfigMediaType: "application/vnd.oci.empty.v1+json",
@@ -193,7 +195,14 @@ func (p *Pusher) Signature(ctx context.Context, repo *registry.Repository, subje
 		return d, err
 	}
 	d.ArtifactType = "application/vnd.dev.cosign.simplesigning.v1+json"
-	_, err = p.Index(ctx, repo, registry.TagFor(subject.Digest), false, d)
+	if _, err := repo.Referrers(ctx, subject.Digest); !errors.Is(err, registry.ErrUnsupported) {
+		return d, err
+	}
+	idx := []ocispec.Descriptor{d}
+	if cur, err := repo.Manifest(ctx, registry.TagFor(subject.Digest)); err == nil {
+		idx = append(cur.Manifests, d)
+	}
+	_, err = p.Index(ctx, repo, registry.TagFor(subject.Digest), false, idx...)
 	return d, err
 }
 

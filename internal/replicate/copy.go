@@ -12,6 +12,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -106,9 +107,21 @@ func New(c *registry.Client, opts Options) *Copier {
 	return &Copier{c: c, opts: opts, log: log}
 }
 
+// repoName is the OCI distribution spec's grammar for a repository name: lower-case path
+// components that start and end with a letter or digit, so no "..", no upper case.
+var repoName = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
+
 // ParseReference parses host[:port]/repo[:tag|@digest]. A reference with neither tag nor
 // digest is returned with an empty identifier so the caller can tell it apart from ":latest".
 func ParseReference(s string) (repo name.Repository, ident string, err error) {
+	repo, ident, err = parseReference(s)
+	if err == nil && !repoName.MatchString(repo.RepositoryStr()) {
+		return name.Repository{}, "", permanent("image reference %q: repository %q is not a valid name", s, repo.RepositoryStr())
+	}
+	return repo, ident, err
+}
+
+func parseReference(s string) (repo name.Repository, ident string, err error) {
 	if s == "" {
 		return name.Repository{}, "", permanent("empty image reference")
 	}
@@ -162,7 +175,8 @@ func (cp *Copier) CopyRef(ctx context.Context, srcRepo name.Repository, srcRef s
 		dstRef = srcRef
 	}
 	j := &job{cp: cp, src: cp.c.Repository(srcRepo), dst: cp.c.Repository(dstRepo),
-		sem: make(chan struct{}, cp.opts.Jobs), blobs: map[digest.Digest]*once{}, manifests: map[digest.Digest]*once{}}
+		sem: make(chan struct{}, cp.opts.Jobs), blobs: map[digest.Digest]*once{}, manifests: map[digest.Digest]*once{},
+		srcFallback: map[digest.Digest]*registry.Manifest{}}
 	res := &Result{Src: join(srcRepo.String(), srcRef)}
 	j.res = res
 
@@ -214,10 +228,13 @@ type job struct {
 	res      *Result
 	sem      chan struct{} // bounds concurrent blob transfers
 
-	mu        sync.Mutex
-	blobs     map[digest.Digest]*once
-	manifests map[digest.Digest]*once
-	unindexed []*registry.Manifest // referrers put to a destination without a referrers API
+	mu          sync.Mutex
+	blobs       map[digest.Digest]*once
+	manifests   map[digest.Digest]*once
+	unindexed   []*registry.Manifest                 // referrers put to a destination without a referrers API
+	srcFallback map[digest.Digest]*registry.Manifest // the source's fallback-tag index per subject
+
+	srcNoAPI atomic.Bool // the source has no referrers API
 
 	tagsOnce sync.Once
 	tags     map[string]bool // the source repository's tags, for fallback and cosign tags

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/opencontainers/go-digest"
@@ -59,7 +60,11 @@ func (j *job) referrersOf(ctx context.Context, s digest.Digest, depth int) ([]re
 		}
 		return m, nil
 	}
-	descs, err := j.src.Referrers(ctx, s)
+	var descs []ocispec.Descriptor
+	err := errUnsupportedKnown
+	if !j.srcNoAPI.Load() {
+		descs, err = j.src.Referrers(ctx, s)
+	}
 	switch {
 	case err == nil:
 		for _, d := range descs {
@@ -72,7 +77,9 @@ func (j *job) referrersOf(ctx context.Context, s digest.Digest, depth int) ([]re
 			}
 		}
 	case errors.Is(err, registry.ErrUnsupported):
-		// The registry has no referrers API: referrers live in an index under the fallback tag.
+		j.srcNoAPI.Store(true) // do not ask again for the other subjects
+		// The registry has no referrers API: referrers are listed in an index under the fallback
+		// tag. Copy them by digest; indexReferrers then writes the destination's own listing.
 		if tags, err := j.srcTags(ctx); err != nil {
 			return nil, err
 		} else if tags[registry.TagFor(s)] {
@@ -80,17 +87,17 @@ func (j *job) referrersOf(ctx context.Context, s digest.Digest, depth int) ([]re
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, referrer{m: idx, tag: registry.TagFor(s), depth: depth})
+			j.mu.Lock()
+			j.srcFallback[s] = idx
+			j.mu.Unlock()
 			for _, d := range idx.Manifests {
 				m, err := fetch(d.Digest.String())
 				if err != nil {
 					return nil, err
 				}
-				more, err := j.findReferrers(ctx, m, depth+1)
-				if err != nil {
+				if err := add(m, ""); err != nil {
 					return nil, err
 				}
-				out = append(out, more...)
 			}
 		}
 	default:
@@ -171,8 +178,10 @@ func (j *job) copyReferrer(ctx context.Context, r referrer) error {
 }
 
 // indexReferrers keeps the fallback tag (sha256-<hex>) of each subject current in a destination
-// that has no referrers API, as the OCI distribution spec asks of clients
-// ("Pushing Manifests with Subject"), so that clients there still find signatures and SBOMs.
+// that has no referrers API, as the OCI distribution spec asks of clients ("Pushing Manifests
+// with Subject"), so clients there still find signatures and SBOMs. Where the destination has no
+// such tag yet and the source's lists the same referrers, the source's index is copied as is;
+// otherwise the missing entries are added to the destination's.
 func (j *job) indexReferrers(ctx context.Context) error {
 	j.mu.Lock()
 	pending := j.unindexed
@@ -184,7 +193,7 @@ func (j *job) indexReferrers(ctx context.Context) error {
 	}
 	for s, descs := range bySubject {
 		tag := registry.TagFor(s)
-		idx := ocispec.Index{Versioned: specsV2, MediaType: ocispec.MediaTypeImageIndex}
+		idx := ocispec.Index{Versioned: specsV2, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{}}
 		cur, err := j.dst.Manifest(ctx, tag)
 		switch {
 		case err == nil:
@@ -193,6 +202,11 @@ func (j *job) indexReferrers(ctx context.Context) error {
 			}
 		case !errors.Is(err, registry.ErrNotFound):
 			return &CopyError{Side: Dst, Op: "fetching referrers index", Ref: join(j.dst.String(), tag), Err: err}
+		case lists(j.srcFallback[s], descs):
+			if err := j.putManifest(ctx, j.srcFallback[s], tag); err != nil {
+				return err
+			}
+			continue
 		}
 		changed := false
 		for _, d := range descs {
@@ -219,4 +233,20 @@ func (j *job) indexReferrers(ctx context.Context) error {
 	return nil
 }
 
+// lists reports whether index idx lists every descriptor in descs.
+func lists(idx *registry.Manifest, descs []ocispec.Descriptor) bool {
+	if idx == nil {
+		return false
+	}
+	for _, d := range descs {
+		if !slices.ContainsFunc(idx.Manifests, func(x ocispec.Descriptor) bool { return x.Digest == d.Digest }) {
+			return false
+		}
+	}
+	return true
+}
+
 var specsV2 = specs.Versioned{SchemaVersion: 2}
+
+// errUnsupportedKnown stands for a referrers API already found missing in this copy.
+var errUnsupportedKnown = fmt.Errorf("known: %w", registry.ErrUnsupported)
