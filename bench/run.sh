@@ -6,7 +6,7 @@
 #   BENCH_RUNS=N         runs per tool and workload (default 5; 2 with BENCH_QUICK=1)
 #   BENCH_QUICK=1        small sizes, for a smoke test in a minute or two
 #   BENCH_TOOLS="..."    subset of: ecrsync crane regctl oras skopeo ceiling-seq ceiling-par
-#   BENCH_WORKLOADS="..." subset of: cold index warm burst big
+#   BENCH_WORKLOADS="..." subset of: cold index warm burst burst-batch big
 #   BENCH_OUT=FILE       where to write the report (default bench/RESULTS.md)
 #   ECRSYNC=PATH         the binary to measure (default bin/ecrsync)
 #
@@ -19,7 +19,7 @@ ROOT=$(cd .. && pwd)
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then RUNS=${BENCH_RUNS:-2}; else RUNS=${BENCH_RUNS:-5}; fi
 TOOLS=${BENCH_TOOLS:-"ecrsync crane regctl oras skopeo ceiling-seq ceiling-par"}
-WORKLOADS=${BENCH_WORKLOADS:-"cold index warm burst big"}
+WORKLOADS=${BENCH_WORKLOADS:-"cold index warm burst burst-batch big"}
 OUT=${BENCH_OUT:-$BENCH/RESULTS.md}
 ECRSYNC=${ECRSYNC:-$ROOT/bin/ecrsync}
 CEILING_JOBS=8 # the ceiling's parallel width: one stream per layer of the cold image
@@ -115,35 +115,20 @@ EOF
 
 meta() { printf '%s\t%s\n' "$1" "$2" >>"$META"; }
 
-# copy_one TOOL SRC DST: one copy of one reference (tag) with TOOL's defaults.
-copy_one() {
+# copy_cmd TOOL SRC DST sets CMD to one copy of one reference with TOOL's defaults.
+copy_cmd() {
   case $1 in
-    ecrsync) "$ECRSYNC" copy "$2" "$3" ;;
-    crane) crane copy "$2" "$3" ;;
-    regctl) regctl image copy "$2" "$3" ;;
-    oras) oras cp --from-plain-http --to-plain-http "$2" "$3" ;;
-    skopeo) skopeo copy --src-tls-verify=false --dest-tls-verify=false \
-      --multi-arch all --preserve-digests "docker://$2" "docker://$3" ;;
-    ceiling-seq) benchtool ceiling -jobs 1 "$2" "$3" ;;
-    ceiling-par) benchtool ceiling -jobs "$CEILING_JOBS" "$2" "$3" ;;
+    ecrsync) CMD=("$ECRSYNC" copy "$2" "$3") ;;
+    crane) CMD=(crane copy "$2" "$3") ;;
+    regctl) CMD=(regctl image copy "$2" "$3") ;;
+    oras) CMD=(oras cp --from-plain-http --to-plain-http "$2" "$3") ;;
+    skopeo) CMD=(skopeo copy --src-tls-verify=false --dest-tls-verify=false
+      --multi-arch all --preserve-digests "docker://$2" "docker://$3") ;;
+    ceiling-seq) CMD=(benchtool ceiling -jobs 1 "$2" "$3") ;;
+    ceiling-par) CMD=(benchtool ceiling -jobs "$CEILING_JOBS" "$2" "$3") ;;
     *) echo "unknown tool $1" >&2; return 2 ;;
   esac
 }
-
-# copy_tags TOOL SRCREPO DSTREPO TAGFILE: the burst, one invocation per tag
-# (the ceiling copies them all in one process).
-copy_tags() {
-  local tool=$1 src=$2 dst=$3 tags=$4 t
-  case $tool in
-    ceiling-seq) benchtool ceiling -jobs 1 -tags "$tags" "$src" "$dst"; return ;;
-    ceiling-par) benchtool ceiling -jobs "$CEILING_JOBS" -tags "$tags" "$src" "$dst"; return ;;
-  esac
-  while read -r t; do
-    copy_one "$tool" "$src:$t" "$dst:$t" || return
-  done <"$tags"
-}
-export -f copy_one copy_tags
-export ECRSYNC CEILING_JOBS
 
 # clear_caches removes skopeo's blob-info cache, which would otherwise
 # remember blobs pushed by an earlier run and mount them instead of uploading.
@@ -152,28 +137,31 @@ clear_caches() {
   rm -rf "$HOME/.local/share/containers/cache"
 }
 
-# measure WORKLOAD TOOL RUN VERIFY_ARGS -- CMD...: time CMD, record its peak
-# RSS, verify the destination, and append one line to results.tsv.
+# measure WORKLOAD TOOL RUN VERIFY_ARGS [EXEC_FLAGS...] -- CMD...: run CMD under
+# benchtool exec (wall time, peak RSS, client and registry CPU), verify the
+# destination, and append one line to results.tsv.
 measure() {
   local w=$1 tool=$2 run=$3 verify=$4
-  shift 5
-  local log="$WORK/logs/$w-$tool-$run.log" tf="$WORK/time.$$" t0 t1 rc=0 status=ok rss
+  shift 4
+  local flags=()
+  while [ "$1" != -- ]; do flags+=("$1"); shift; done
+  shift
+  local log="$WORK/logs/$w-$tool-$run.log" tf="$WORK/exec.out" status=ok
   clear_caches
   sync
-  t0=$EPOCHREALTIME
-  /usr/bin/time -f '%M' -o "$tf" "$@" >"$log" 2>&1 || rc=$?
-  t1=$EPOCHREALTIME
-  rss=$(tail -n1 "$tf" 2>/dev/null || echo 0)
-  [[ $rss =~ ^[0-9]+$ ]] || rss=0
+  rm -f "$tf"
+  benchtool exec -o "$tf" -log "$log" -pids "${REG_PIDS[*]}" "${flags[@]}" -- "$@" ||
+    echo "0 0 0 0 99" >"$tf"
+  local secs rss cpu srv rc
+  read -r secs rss cpu srv rc <"$tf"
   if [ "$rc" != 0 ]; then
     status="exit-$rc"
   elif ! eval "benchtool verify $verify" >>"$log" 2>&1; then
     status=verify-failed
   fi
-  local secs
-  secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$tool" "$run" "$secs" "$rss" "$status" >>"$RESULTS"
-  printf 'run: %-6s %-12s run %s: %7ss %6s MiB %s\n' "$w" "$tool" "$run" "$secs" "$((rss / 1024))" "$status" >&2
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$tool" "$run" "$secs" "$rss" "$cpu" "$srv" "$status" >>"$RESULTS"
+  printf 'run: %-11s %-12s run %s: %8ss %4s MiB  cpu %6ss  registries %6ss  %s\n' \
+    "$w" "$tool" "$run" "$secs" "$((rss / 1024))" "$cpu" "$srv" "$status" >&2
   if [ "$status" != ok ]; then tail -n 5 "$log" | sed 's/^/    /' >&2; fi
 }
 
@@ -191,15 +179,29 @@ gen() { # gen WORKLOAD ARGS...: push the workload's source image; records its by
   meta "bytes.$w" "${out#* }"
 }
 
+# single WORKLOAD SRCREF DSTREPO TAG [NEW]: every tool copies SRCREF, RUNS times,
+# interleaved; to DSTREPO-TOOL-RUN:TAG (a new repository each time), or with
+# NEW=0 to DSTREPO:TAG, which already holds the image.
+single() {
+  local w=$1 src=$2 dst=$3 tag=$4 new=${5:-1} r tool d
+  for ((r = 1; r <= RUNS; r++)); do
+    for tool in $(rotated "$r"); do
+      if [ "$new" = 1 ]; then
+        d="$dst-$tool-$r:$tag"
+      else
+        [[ $tool == ceiling-* ]] && continue # a raw copy has no notion of "already there"
+        d="$dst:$tag"
+      fi
+      copy_cmd "$tool" "$src" "$d"
+      measure "$w" "$tool" "$r" "$src $d" -- "${CMD[@]}"
+    done
+  done
+}
+
 workload_cold() {
   start_registries
   gen cold -kind image -repo cold -tag v1 -seed 1 -layers "$COLD_LAYERS" -size "$COLD_SIZE"
-  for ((r = 1; r <= RUNS; r++)); do
-    for tool in $(rotated "$r"); do
-      measure cold "$tool" "$r" "$SRC/cold:v1 $DST/cold-$tool-$r:v1" -- \
-        bash -c 'copy_one "$@"' _ "$tool" "$SRC/cold:v1" "$DST/cold-$tool-$r:v1"
-    done
-  done
+  single cold "$SRC/cold:v1" "$DST/cold" v1
   stop_registries
 }
 
@@ -211,12 +213,7 @@ gen_index() {
 workload_index() {
   start_registries
   gen_index index
-  for ((r = 1; r <= RUNS; r++)); do
-    for tool in $(rotated "$r"); do
-      measure index "$tool" "$r" "$SRC/app:v1 $DST/app-$tool-$r:v1" -- \
-        bash -c 'copy_one "$@"' _ "$tool" "$SRC/app:v1" "$DST/app-$tool-$r:v1"
-    done
-  done
+  single index "$SRC/app:v1" "$DST/app" v1
   stop_registries
 }
 
@@ -225,13 +222,7 @@ workload_warm() {
   start_registries
   gen_index warm
   benchtool ceiling -jobs 4 "$SRC/app:v1" "$DST/app:v1" 2>/dev/null
-  for ((r = 1; r <= RUNS; r++)); do
-    for tool in $(rotated "$r"); do
-      [[ $tool == ceiling-* ]] && continue # a raw copy has no notion of "already there"
-      measure warm "$tool" "$r" "$SRC/app:v1 $DST/app:v1" -- \
-        bash -c 'copy_one "$@"' _ "$tool" "$SRC/app:v1" "$DST/app:v1"
-    done
-  done
+  single warm "$SRC/app:v1" "$DST/app" v1 0
   stop_registries
 }
 
@@ -241,10 +232,70 @@ workload_burst() {
   gen burst -kind burst -repo burst -seed 3 -count "$BURST_TAGS" \
     -shared-size "$BURST_BASE" -size "$BURST_SIZE" -tags-out "$tags"
   meta images.burst "$BURST_TAGS"
+  local r tool d
   for ((r = 1; r <= RUNS; r++)); do
     for tool in $(rotated "$r"); do
-      measure burst "$tool" "$r" "-tags $tags $SRC/burst $DST/burst-$tool-$r" -- \
-        bash -c 'copy_tags "$@"' _ "$tool" "$SRC/burst" "$DST/burst-$tool-$r" "$tags"
+      d="$DST/burst-$tool-$r"
+      case $tool in
+        ceiling-seq) measure burst "$tool" "$r" "-tags $tags $SRC/burst $d" -- \
+          benchtool ceiling -jobs 1 -tags "$tags" "$SRC/burst" "$d" ;;
+        ceiling-par) measure burst "$tool" "$r" "-tags $tags $SRC/burst $d" -- \
+          benchtool ceiling -jobs "$CEILING_JOBS" -tags "$tags" "$SRC/burst" "$d" ;;
+        *)
+          copy_cmd "$tool" "$SRC/burst:{}" "$d:{}"
+          measure burst "$tool" "$r" "-tags $tags $SRC/burst $d" -each "$tags" -- "${CMD[@]}"
+          ;;
+      esac
+    done
+  done
+  stop_registries
+}
+
+# burst-batch: the same tags, each peer in the batch mode a user would pick
+# for "copy every tag of this repository": crane copy --all-tags, regsync once
+# (type repository), skopeo sync. ecrsync has no batch mode yet, so it runs
+# its per-tag loop here too; oras has none at all and is left out.
+workload_burst_batch() {
+  start_registries
+  local tags="$WORK/burst-tags.txt"
+  gen burst-batch -kind burst -repo burst -seed 3 -count "$BURST_TAGS" \
+    -shared-size "$BURST_BASE" -size "$BURST_SIZE" -tags-out "$tags"
+  meta images.burst-batch "$BURST_TAGS"
+  local r tool d v
+  for ((r = 1; r <= RUNS; r++)); do
+    for tool in $(rotated "$r"); do
+      d="$DST/batch-$tool-$r"
+      v="-tags $tags $SRC/burst $d"
+      case $tool in
+        ecrsync)
+          copy_cmd ecrsync "$SRC/burst:{}" "$d:{}"
+          measure burst-batch ecrsync "$r" "$v" -each "$tags" -- "${CMD[@]}"
+          ;;
+        crane) measure burst-batch crane "$r" "$v" -- crane copy --all-tags "$SRC/burst" "$d" ;;
+        regctl)
+          cat >"$WORK/regsync.yml" <<EOF
+version: 1
+creds:
+  - registry: $SRC
+    tls: disabled
+  - registry: $DST
+    tls: disabled
+sync:
+  - source: $SRC/burst
+    target: $d
+    type: repository
+EOF
+          measure burst-batch regsync "$r" "$v" -- regsync once -c "$WORK/regsync.yml"
+          ;;
+        skopeo)
+          measure burst-batch skopeo "$r" "-tags $tags $SRC/burst $d/burst" -- \
+            skopeo sync --src docker --dest docker --src-tls-verify=false \
+            --dest-tls-verify=false --all --preserve-digests "$SRC/burst" "$d"
+          ;;
+        ceiling-par) measure burst-batch ceiling-par "$r" "$v" -- \
+          benchtool ceiling -jobs "$CEILING_JOBS" -tags "$tags" "$SRC/burst" "$d" ;;
+        *) ;; # oras: no batch mode; ceiling-seq: see the burst
+      esac
     done
   done
   stop_registries
@@ -253,12 +304,7 @@ workload_burst() {
 workload_big() {
   start_registries
   gen big -kind image -repo big -tag v1 -seed 5 -layers 1 -size "$BIG_SIZE"
-  for ((r = 1; r <= RUNS; r++)); do
-    for tool in $(rotated "$r"); do
-      measure big "$tool" "$r" "$SRC/big:v1 $DST/big-$tool-$r:v1" -- \
-        bash -c 'copy_one "$@"' _ "$tool" "$SRC/big:v1" "$DST/big-$tool-$r:v1"
-    done
-  done
+  single big "$SRC/big:v1" "$DST/big" v1
   stop_registries
 }
 
@@ -293,11 +339,13 @@ meta desc.cold "$COLD_LAYERS random layers of $COLD_SIZE, one image, to a new re
 meta desc.index "OCI index of 4 platforms x 5 layers: 2 shared ($IDX_SHARED_SIZE each), 3 per platform ($IDX_SIZE each); new repository each run"
 meta desc.warm "the index copied again into a repository that already holds all of it"
 meta desc.burst "$BURST_TAGS tags of small images (a shared $BURST_BASE base layer + one $BURST_SIZE layer each); one invocation per tag; new repository each run"
+meta desc.burst-batch "the same $BURST_TAGS tags, each peer in its own batch mode: crane copy --all-tags, regsync once (type repository), skopeo sync --all; ecrsync (no batch mode yet) loops over the tags"
+meta cmd.regsync 'regsync once -c FILE (sync type repository, tls disabled for both hosts)'
 meta desc.big "one layer of $BIG_SIZE random data; new repository each run"
 
 for w in $WORKLOADS; do
   echo "run: workload $w ($RUNS runs; tools: $(echo $TOOLS))" >&2
-  "workload_$w"
+  "workload_${w//-/_}"
 done
 
 benchtool report -results "$RESULTS" -meta "$META" -out "$OUT"

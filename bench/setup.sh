@@ -32,10 +32,9 @@ go_tool oras     oras.land/oras/cmd/oras                               "$ORAS_VE
 # Our own helpers (image generator, raw-blob ceiling), a separate Go module.
 GOBIN="$BIN" CGO_ENABLED=0 go install -trimpath ./cmd/benchtool
 
-# Debian packages: skopeo and GNU time (for %M peak RSS).
+# Debian package: skopeo.
 need=()
 command -v skopeo >/dev/null || need+=(skopeo)
-[ -x /usr/bin/time ] || need+=(time)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq

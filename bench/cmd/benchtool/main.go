@@ -22,6 +22,7 @@ commands:
   gen [flags]            push a deterministic random image, index or burst of tags
   verify [flags] SRC DST check that DST holds SRC's manifest digest and every blob
   ceiling [flags] SRC DST copy with raw GET + monolithic PUT, no client logic
+  exec -o FILE [-each F] -- CMD  time CMD: wall, peak RSS, client and registry CPU
   report [flags]         write RESULTS.md from results.tsv and meta.tsv
 `
 
@@ -45,6 +46,8 @@ func main() {
 		err = verifyCmd(ctx, args)
 	case "ceiling":
 		err = ceilingCmd(ctx, args)
+	case "exec":
+		err = execCmd(args)
 	case "report":
 		err = reportCmd(args)
 	default:

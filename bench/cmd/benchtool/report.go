@@ -19,25 +19,28 @@ const (
 )
 
 var (
-	workloadOrder = []string{"cold", "index", "warm", "burst", "big"}
-	toolOrder     = []string{"ecrsync", "crane", "regctl", "oras", "skopeo", "ceiling-seq", "ceiling-par"}
-	peers         = []string{"crane", "regctl", "oras", "skopeo"}
+	workloadOrder = []string{"cold", "index", "warm", "burst", "burst-batch", "big"}
+	toolOrder     = []string{"ecrsync", "crane", "regctl", "regsync", "oras", "skopeo", "ceiling-seq", "ceiling-par"}
+	peers         = []string{"crane", "regctl", "regsync", "oras", "skopeo"}
 	workloadTitle = map[string]string{
 		"cold": "1. Cold copy", "index": "2. Multi-platform index", "warm": "3. Warm copy (everything already there)",
-		"burst": "4. Burst of tags", "big": "5. One big layer",
+		"burst": "4. Burst of tags, one invocation per tag", "burst-batch": "4b. Burst of tags, batch modes",
+		"big": "5. One big layer",
 	}
 )
 
 type sample struct {
-	secs float64
-	rss  int64 // KiB
-	ok   bool
+	secs     float64
+	rss      int64   // KiB
+	cpu, srv float64 // seconds of CPU: the tool's, the registries'
+	ok       bool
 }
 
 type stats struct {
 	n, ok          int
 	med, lo, hi    float64
 	rssMed, rssMax int64 // KiB
+	cpuMed, srvMed float64
 	statuses       []string
 }
 
@@ -66,17 +69,19 @@ func reportCmd(args []string) error {
 	}
 	for _, l := range lines {
 		f := strings.Split(l, "\t")
-		if len(f) != 6 {
+		if len(f) != 8 {
 			return fmt.Errorf("bad result line %q", l)
 		}
 		secs, _ := strconv.ParseFloat(f[3], 64)
 		rss, _ := strconv.ParseInt(f[4], 10, 64)
+		cpu, _ := strconv.ParseFloat(f[5], 64)
+		srv, _ := strconv.ParseFloat(f[6], 64)
 		if samples[f[0]] == nil {
 			samples[f[0]], statuses[f[0]] = map[string][]sample{}, map[string][]string{}
 		}
-		samples[f[0]][f[1]] = append(samples[f[0]][f[1]], sample{secs, rss, f[5] == "ok"})
-		if f[5] != "ok" {
-			statuses[f[0]][f[1]] = append(statuses[f[0]][f[1]], "run "+f[2]+": "+f[5])
+		samples[f[0]][f[1]] = append(samples[f[0]][f[1]], sample{secs, rss, cpu, srv, f[7] == "ok"})
+		if f[7] != "ok" {
+			statuses[f[0]][f[1]] = append(statuses[f[0]][f[1]], "run "+f[2]+": "+f[7])
 		}
 	}
 	st := map[string]map[string]stats{}
@@ -97,6 +102,7 @@ func summarize(ss []sample) stats {
 	s := stats{n: len(ss)}
 	var secs []float64
 	var rss []int64
+	var cpu, srv []float64
 	for _, x := range ss {
 		if !x.ok {
 			continue
@@ -104,6 +110,8 @@ func summarize(ss []sample) stats {
 		s.ok++
 		secs = append(secs, x.secs)
 		rss = append(rss, x.rss)
+		cpu = append(cpu, x.cpu)
+		srv = append(srv, x.srv)
 	}
 	if s.ok == 0 {
 		return s
@@ -112,6 +120,9 @@ func summarize(ss []sample) stats {
 	slices.Sort(rss)
 	s.med, s.lo, s.hi = median(secs), secs[0], secs[len(secs)-1]
 	s.rssMed, s.rssMax = int64(median(toF(rss))), rss[len(rss)-1]
+	slices.Sort(cpu)
+	slices.Sort(srv)
+	s.cpuMed, s.srvMed = median(cpu), median(srv)
 	return s
 }
 
@@ -195,10 +206,13 @@ func writeReport(b *strings.Builder, meta map[string]string, st map[string]map[s
 			p("| warm ≤ %.1f × fastest peer | %.2f × %s (%.3fs vs %.3fs) | %s |\n", targetWarm, r, name, e.med, f.med, verdict(r <= targetWarm))
 		}
 	}
-	if e, ok := ec("burst"); ok {
-		if name, f, ok := fastestPeer(st["burst"]); ok {
-			r := f.med / e.med // images/s ratio
-			p("| burst ≥ %.0f × fastest peer's images/s | %.2f × %s | %s |\n", targetBurst, r, name, verdict(r >= targetBurst))
+	for _, w := range []string{"burst", "burst-batch"} {
+		if e, ok := ec(w); ok {
+			if name, f, ok := fastestPeer(st[w]); ok {
+				r := f.med / e.med // images/s ratio
+				p("| %s ≥ %.0f × fastest peer's images/s | %.2f × %s (%.1f vs %.1f images/s) | %s |\n", w, targetBurst, r, name,
+					imagesPerSec(meta, w, e.med), imagesPerSec(meta, w, f.med), verdict(r >= targetBurst))
+			}
 		}
 	}
 	if e, ok := ec("big"); ok {
@@ -227,11 +241,11 @@ func writeReport(b *strings.Builder, meta map[string]string, st map[string]map[s
 		case bytes > 0 && w != "warm":
 			p("MiB/s | ")
 		}
-		p("peak RSS MiB (median / max) | ok runs |\n|---|---:|---:|---:|")
+		p("peak RSS MiB (median / max) | CPU s: tool | CPU s: registries | ok runs |\n|---|---:|---:|---:|")
 		if images > 0 || (bytes > 0 && w != "warm") {
 			p("---:|")
 		}
-		p("---:|---:|\n")
+		p("---:|---:|---:|---:|\n")
 		e, hasE := ws["ecrsync"]
 		for _, t := range toolOrder {
 			s, ok := ws[t]
@@ -243,7 +257,7 @@ func writeReport(b *strings.Builder, meta map[string]string, st map[string]map[s
 				if images > 0 || (bytes > 0 && w != "warm") {
 					p("– | ")
 				}
-				p("– | 0/%d |\n", s.n)
+				p("– | – | – | 0/%d |\n", s.n)
 				continue
 			}
 			ratio := "–"
@@ -257,7 +271,7 @@ func writeReport(b *strings.Builder, meta map[string]string, st map[string]map[s
 			case bytes > 0 && w != "warm":
 				p("%.0f | ", bytes/(1<<20)/s.med)
 			}
-			p("%s / %s | %d/%d |\n", mib(s.rssMed), mib(s.rssMax), s.ok, s.n)
+			p("%s / %s | %.2f | %.2f | %d/%d |\n", mib(s.rssMed), mib(s.rssMax), s.cpuMed, s.srvMed, s.ok, s.n)
 		}
 		for _, t := range toolOrder {
 			for _, m := range ws[t].statuses {
@@ -278,8 +292,11 @@ func writeReport(b *strings.Builder, meta map[string]string, st map[string]map[s
 	p(`
 Notes:
 - "× ecrsync" is the tool's median wall time over ecrsync's: above 1 means slower than ecrsync.
-- Wall time is the whole process (start-up included), measured by the harness; peak RSS is GNU time's
-  maximum resident set of the largest process (for the burst: the largest of the per-tag invocations).
+- Wall time is the whole process (start-up included). ` + "`benchtool exec`" + ` runs each command and reads
+  wait4's rusage: peak RSS is ru_maxrss (what GNU time's %%M prints) of the largest process (for a
+  per-tag loop: the largest invocation); "CPU s: tool" is user+system time of the tool's processes;
+  "CPU s: registries" is what both registries spent meanwhile (/proc). The machine has 2 cores that the
+  tool and both registries share, so CPU a tool spends is CPU the registries do not get.
 - Every run is verified: the destination's manifest must hash to the source's digest, and every child
   manifest and blob must be in the destination repository. A run that fails either check is left out of
   the statistics and listed under its table.
@@ -289,4 +306,9 @@ Notes:
 - The ceiling is bench/cmd/benchtool: GET each blob from the source and stream it into one POST +
   monolithic PUT at the destination, no existence checks, then PUT the manifests.
 `)
+}
+
+func imagesPerSec(meta map[string]string, w string, secs float64) float64 {
+	n, _ := strconv.ParseFloat(meta["images."+w], 64)
+	return n / secs
 }
