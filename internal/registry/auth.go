@@ -37,8 +37,8 @@ type authTransport struct {
 	auth   authn.Authenticator
 	next   http.RoundTripper
 
-	pingMu sync.Mutex
-	pinged bool
+	pingMu sync.Mutex // guards ch and pinged
+	pinged bool       // ch is known
 	ch     challenge
 
 	mu     sync.Mutex
@@ -49,28 +49,60 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Host != t.host {
 		return t.next.RoundTrip(req)
 	}
-	ch, err := t.ping(req.Context())
-	if err != nil {
-		return nil, err
-	}
+	// No ping: the first request goes out as it is, and a 401 teaches us the challenge. That
+	// saves a round trip per registry, which across Regions is most of a small copy.
+	ch, known := t.challenge()
 	scope := scopeFor(req)
 	r, err := t.authorize(req, ch, scope, false)
 	if err != nil {
 		return nil, err
 	}
 	resp, err := t.next.RoundTrip(r)
-	if err != nil || resp.StatusCode != http.StatusUnauthorized || ch.scheme != "bearer" {
-		return resp, err
-	}
-	// The token may have expired or lack a scope: fetch a new one once, if the body can be replayed.
-	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
-		return resp, nil
-	}
-	resp.Body.Close()
-	if r, err = t.authorize(req, ch, scope, true); err != nil {
+	if err != nil {
 		return nil, err
 	}
+	if resp.StatusCode != http.StatusUnauthorized {
+		if !known {
+			t.learn(ch)
+		}
+		return resp, nil
+	}
+	fresh := parseChallenge(resp.Header.Get("WWW-Authenticate"))
+	if fresh.scheme == "" {
+		return resp, nil
+	}
+	t.learn(fresh)
+	if known && fresh.scheme == "basic" && ch.scheme == "basic" {
+		return resp, nil // the credentials themselves were refused
+	}
+	// Answer the challenge once: a new scheme, or a bearer token that expired or lacks a scope.
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		return resp, nil // a streamed body cannot be sent twice; the caller starts it again
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
+	if r, err = t.authorize(req, fresh, scope, true); err != nil {
+		return nil, err
+	}
+	if req.GetBody != nil {
+		if r.Body, err = req.GetBody(); err != nil {
+			return nil, err
+		}
+	}
 	return t.next.RoundTrip(r)
+}
+
+// challenge returns the registry's challenge and whether it is known yet.
+func (t *authTransport) challenge() (challenge, bool) {
+	t.pingMu.Lock()
+	defer t.pingMu.Unlock()
+	return t.ch, t.pinged
+}
+
+func (t *authTransport) learn(ch challenge) {
+	t.pingMu.Lock()
+	t.ch, t.pinged = ch, true
+	t.pingMu.Unlock()
 }
 
 // authorize returns a copy of req with its Authorization header set.
@@ -107,30 +139,6 @@ func (t *authTransport) authorize(req *http.Request, ch challenge, scope string,
 	}
 	r.Header.Set("Authorization", header)
 	return r, nil
-}
-
-// ping learns the registry's challenge, once per host; a failed ping is tried again next time.
-func (t *authTransport) ping(ctx context.Context) (challenge, error) {
-	t.pingMu.Lock()
-	defer t.pingMu.Unlock()
-	if t.pinged {
-		return t.ch, nil
-	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, t.scheme+"://"+t.host+"/v2/", nil)
-	resp, err := t.next.RoundTrip(req)
-	if err != nil {
-		return challenge{}, fmt.Errorf("reaching registry %s: %w", t.host, err)
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
-	if resp.StatusCode >= 500 {
-		return challenge{}, fmt.Errorf("reaching registry %s: %w", t.host, &Error{Method: "GET", URL: req.URL.String(), StatusCode: resp.StatusCode})
-	}
-	if resp.StatusCode == http.StatusUnauthorized {
-		t.ch = parseChallenge(resp.Header.Get("WWW-Authenticate"))
-	}
-	t.pinged = true
-	return t.ch, nil
 }
 
 // parseChallenge reads a WWW-Authenticate header: `Basic realm="..."` or

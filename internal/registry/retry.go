@@ -127,6 +127,9 @@ func (t *retryTransport) classify(resp *http.Response, err error, reauthed *bool
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return 0, false
 		}
+		if e := (*Error)(nil); errors.As(err, &e) {
+			return 0, e.Temporary() // a token realm's answer: 401 is final, 5xx passes
+		}
 		return 0, true // connection refused or reset, EOF, TLS handshake timeout
 	}
 	switch {
