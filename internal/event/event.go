@@ -1,0 +1,349 @@
+// Package event turns what announces a push — Amazon EventBridge "ECR Image Action" events, the
+// same wrapped in an SQS batch, and CNCF distribution's registry notifications — into one Push
+// type. It is pure: it decodes and checks, and never reaches a network.
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/ecrsync/ecrsync/internal/ecr"
+)
+
+// Kinds of input Decode recognises.
+const (
+	KindEventBridge  = "eventbridge"  // one EventBridge event (any source, any detail-type)
+	KindSQS          = "sqs"          // an SQS batch whose message bodies are EventBridge events
+	KindNotification = "notification" // a distribution registry notification envelope
+)
+
+// Actions of a Push.
+const (
+	ActionPush   = "PUSH"
+	ActionDelete = "DELETE"
+)
+
+// Sources of a Push.
+const (
+	SourceECR      = "aws.ecr"  // EventBridge's source for Amazon ECR events
+	SourceRegistry = "registry" // a distribution registry notification
+)
+
+// DetailTypeImageAction is the EventBridge detail-type of ECR pushes and deletes.
+const DetailTypeImageAction = "ECR Image Action"
+
+// MaxInput bounds an input: Lambda's asynchronous payload limit is 1 MB, an SQS batch of ten
+// messages of 256 KiB is 2.5 MiB; anything larger is not an event.
+const MaxInput = 6 << 20
+
+// ErrMalformed is wrapped by every decoding error: the input is not something any retry can fix.
+var ErrMalformed = errors.New("malformed event")
+
+// Push is one registry event about one manifest, whatever carried it.
+type Push struct {
+	Source     string    `json:"source"`               // SourceECR or SourceRegistry; the EventBridge source otherwise
+	DetailType string    `json:"detailType,omitempty"` // EventBridge detail-type, e.g. "ECR Image Action"
+	ID         string    `json:"id,omitempty"`         // the event's ID
+	Time       time.Time `json:"time,omitzero"`
+	Account    string    `json:"account,omitempty"` // AWS account of an ECR event
+	Region     string    `json:"region,omitempty"`  // AWS Region of an ECR event
+	// Registry is the host[:port] of the registry the push happened in: derived from account and
+	// Region for ECR events, the request's host for registry notifications.
+	Registry   string `json:"registry,omitempty"`
+	Repository string `json:"repository,omitempty"`
+	Digest     string `json:"digest,omitempty"`
+	Tag        string `json:"tag,omitempty"`    // empty for a push by digest (a child manifest of an index)
+	Action     string `json:"action,omitempty"` // ActionPush, ActionDelete, or as the event says
+	Result     string `json:"result,omitempty"` // SUCCESS or FAILURE for ECR events
+	// MediaType is the manifest's media type (ECR's manifest-media-type, distribution's
+	// target.mediaType); ArtifactMediaType is ECR's artifact-media-type (the config's type).
+	MediaType         string `json:"mediaType,omitempty"`
+	ArtifactMediaType string `json:"artifactMediaType,omitempty"`
+}
+
+// String names the pushed manifest: host/repo:tag@digest.
+func (p Push) String() string {
+	s := p.Registry + "/" + p.Repository
+	if p.Tag != "" {
+		s += ":" + p.Tag
+	}
+	if p.Digest != "" {
+		s += "@" + p.Digest
+	}
+	return s
+}
+
+// SkipReason says why a push needs no copy, or "" when it does: only successful pushes of a
+// tagged manifest do. Untagged pushes are the children of an index pushed by digest before the
+// index itself (REFERENCE.md, inferred); the tagged index event that follows brings them along.
+func (p Push) SkipReason() string {
+	switch {
+	case p.Source == SourceECR && p.DetailType != DetailTypeImageAction:
+		return "not an image action: " + p.DetailType
+	case p.Source != SourceECR && p.Source != SourceRegistry:
+		return fmt.Sprintf("not an ECR event: source %q, detail-type %q", p.Source, p.DetailType)
+	case p.Action == ActionDelete:
+		return "delete (delete sync is not enabled)"
+	case p.Action != ActionPush:
+		return "action " + p.Action
+	case p.Result != "" && p.Result != "SUCCESS":
+		return "push result " + p.Result
+	case p.Tag == "":
+		return "untagged push (a child manifest, or a push by digest)"
+	}
+	return ""
+}
+
+// Record is one item of an input: a Push, or why it could not be read. ID is what an SQS batch
+// response names a failed item by (the message ID); for other inputs it is the event ID.
+type Record struct {
+	ID   string `json:"id,omitempty"`
+	Push Push   `json:"push"`
+	Err  error  `json:"-"`
+}
+
+// Input is a decoded invocation payload.
+type Input struct {
+	Kind    string
+	Records []Record
+}
+
+// Decode reads a payload: an EventBridge event, an SQS batch of them, or a registry notification
+// envelope. An error (wrapping ErrMalformed) means the whole payload is unreadable; a batch whose
+// single items are bad returns those items with Err set, so the rest can still be handled.
+func Decode(data []byte) (*Input, error) {
+	if len(data) > MaxInput {
+		return nil, malformed("input of %d bytes is larger than %d", len(data), MaxInput)
+	}
+	var probe struct {
+		Records    []json.RawMessage `json:"Records"`
+		Events     []json.RawMessage `json:"events"`
+		DetailType *string           `json:"detail-type"`
+	}
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return nil, malformed("not a JSON object: %v", err)
+	}
+	switch {
+	case probe.DetailType != nil:
+		p, err := decodeEventBridge(data)
+		if err != nil {
+			return nil, err
+		}
+		return &Input{Kind: KindEventBridge, Records: []Record{{ID: p.ID, Push: p}}}, nil
+	case probe.Records != nil:
+		return decodeSQS(probe.Records)
+	case probe.Events != nil:
+		return decodeNotification(probe.Events)
+	}
+	return nil, malformed("neither an EventBridge event (detail-type), an SQS batch (Records) nor a registry notification (events)")
+}
+
+func malformed(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, a...))
+}
+
+// eventBridge is the EventBridge envelope; Detail is read according to DetailType.
+type eventBridge struct {
+	Version    string          `json:"version"`
+	ID         string          `json:"id"`
+	DetailType string          `json:"detail-type"`
+	Source     string          `json:"source"`
+	Account    string          `json:"account"`
+	Time       time.Time       `json:"time"`
+	Region     string          `json:"region"`
+	Resources  []string        `json:"resources"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+// ImageActionDetail is the detail of an "ECR Image Action" event (Amazon ECR User Guide,
+// "Amazon ECR events and EventBridge"). aws-lambda-go's events.ECRImageActionEventDetailType
+// lacks the newer manifest-media-type and artifact-media-type.
+type ImageActionDetail struct {
+	Result            string `json:"result"`
+	RepositoryName    string `json:"repository-name"`
+	ImageDigest       string `json:"image-digest"`
+	ActionType        string `json:"action-type"`
+	ImageTag          string `json:"image-tag"`
+	ManifestMediaType string `json:"manifest-media-type,omitempty"`
+	ArtifactMediaType string `json:"artifact-media-type,omitempty"`
+}
+
+func decodeEventBridge(data []byte) (Push, error) {
+	var e eventBridge
+	if err := json.Unmarshal(data, &e); err != nil {
+		return Push{}, malformed("EventBridge event: %v", err)
+	}
+	p := Push{Source: e.Source, DetailType: e.DetailType, ID: e.ID, Time: e.Time, Account: e.Account, Region: e.Region}
+	if e.Source != SourceECR || e.DetailType != DetailTypeImageAction {
+		// Another ECR detail-type (Image Scan, Replication Action...) or another source
+		// (a scheduled event): acknowledged by the handler, never decoded further here.
+		return p, nil
+	}
+	var d ImageActionDetail
+	if len(e.Detail) == 0 || bytes.Equal(e.Detail, []byte("null")) {
+		return p, malformed("ECR Image Action event %s has no detail", e.ID)
+	}
+	if err := json.Unmarshal(e.Detail, &d); err != nil {
+		return p, malformed("ECR Image Action event %s: detail: %v", e.ID, err)
+	}
+	host, err := ecr.Host(ecr.Location{Account: e.Account, Region: e.Region})
+	if err != nil {
+		return p, malformed("ECR Image Action event %s: %v", e.ID, err)
+	}
+	p.Registry, p.Repository, p.Digest, p.Tag = host, d.RepositoryName, d.ImageDigest, d.ImageTag
+	p.Action, p.Result, p.MediaType, p.ArtifactMediaType = d.ActionType, d.Result, d.ManifestMediaType, d.ArtifactMediaType
+	return p, check(p)
+}
+
+// sqsMessage is the part of an SQS record the handler needs.
+type sqsMessage struct {
+	MessageID      string `json:"messageId"`
+	Body           string `json:"body"`
+	EventSource    string `json:"eventSource"`
+	EventSourceARN string `json:"eventSourceARN"`
+}
+
+func decodeSQS(records []json.RawMessage) (*Input, error) {
+	in := &Input{Kind: KindSQS}
+	for i, raw := range records {
+		var m sqsMessage
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, malformed("SQS record %d: %v", i, err)
+		}
+		if m.EventSource != "aws:sqs" {
+			return nil, malformed("record %d comes from %q, not aws:sqs", i, m.EventSource)
+		}
+		if m.MessageID == "" {
+			return nil, malformed("SQS record %d has no messageId", i)
+		}
+		r := Record{ID: m.MessageID}
+		var probe struct {
+			DetailType *string `json:"detail-type"`
+		}
+		switch err := json.Unmarshal([]byte(m.Body), &probe); {
+		case err != nil:
+			r.Err = malformed("SQS message %s: body is not JSON: %v", m.MessageID, err)
+		case probe.DetailType == nil:
+			r.Err = malformed("SQS message %s: body is not an EventBridge event", m.MessageID)
+		default:
+			r.Push, r.Err = decodeEventBridge([]byte(m.Body))
+		}
+		in.Records = append(in.Records, r)
+	}
+	return in, nil
+}
+
+// notification is one event of distribution's notification envelope
+// (application/vnd.docker.distribution.events.v2+json, distribution docs "Notifications").
+type notification struct {
+	ID        string    `json:"id"`
+	Timestamp time.Time `json:"timestamp"`
+	Action    string    `json:"action"`
+	Target    struct {
+		MediaType  string `json:"mediaType"`
+		Digest     string `json:"digest"`
+		Repository string `json:"repository"`
+		Tag        string `json:"tag"`
+	} `json:"target"`
+	Request struct {
+		Host string `json:"host"`
+	} `json:"request"`
+}
+
+func decodeNotification(events []json.RawMessage) (*Input, error) {
+	in := &Input{Kind: KindNotification}
+	for i, raw := range events {
+		var n notification
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return nil, malformed("notification event %d: %v", i, err)
+		}
+		r := Record{ID: n.ID, Push: Push{Source: SourceRegistry, ID: n.ID, Time: n.Timestamp,
+			Registry: n.Request.Host, Repository: n.Target.Repository, Digest: n.Target.Digest, Tag: n.Target.Tag,
+			Action: strings.ToUpper(n.Action), MediaType: n.Target.MediaType}}
+		if r.Push.Action == ActionPush && !isManifestType(n.Target.MediaType) {
+			// Blob pushes (layers, configs) are announced too; only manifests can be copied.
+			r.Push.Action = "PUSH_BLOB"
+		}
+		if r.Push.Action == ActionPush || r.Push.Action == ActionDelete {
+			if !validHost(r.Push.Registry) {
+				r.Err = malformed("notification %s: request.host %q is not a registry host", n.ID, r.Push.Registry)
+			} else {
+				r.Err = check(r.Push)
+			}
+		}
+		in.Records = append(in.Records, r)
+	}
+	return in, nil
+}
+
+// isManifestType reports whether a media type names a manifest rather than a blob. An empty one
+// is taken as a manifest: older registries leave it out.
+func isManifestType(mt string) bool {
+	return mt == "" || strings.Contains(mt, "manifest") || strings.HasSuffix(mt, "index.v1+json")
+}
+
+// Grammars from the OCI distribution spec ("Pulling manifests"): <name> components and <reference>
+// tags, and the digest grammar of the OCI image spec. Digest length is not checked: the ECR
+// documentation's own example event carries a shortened one.
+var (
+	repoRE   = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
+	tagRE    = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+	digestRE = regexp.MustCompile(`^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$`)
+	hostRE   = regexp.MustCompile(`^(\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*)(:[0-9]{1,5})?$`)
+)
+
+// MaxRepositoryLength is ECR's limit on a repository name (256); distribution's is 255 with the host.
+const MaxRepositoryLength = 256
+
+// ValidRepository reports whether s is a repository name a registry accepts.
+func ValidRepository(s string) bool {
+	return len(s) <= MaxRepositoryLength && repoRE.MatchString(s)
+}
+
+// ValidTag reports whether s is a tag.
+func ValidTag(s string) bool { return tagRE.MatchString(s) }
+
+// ValidDigest reports whether s has the shape of a digest.
+func ValidDigest(s string) bool { return len(s) <= 256 && digestRE.MatchString(s) }
+
+func validHost(s string) bool { return len(s) <= 253 && hostRE.MatchString(s) }
+
+// check rejects a push whose names no registry would accept: the handler must never build a
+// request from them (a repository like ../x or one with control characters).
+func check(p Push) error {
+	if !ValidRepository(p.Repository) {
+		return malformed("event %s: repository %q is not a valid repository name", p.ID, p.Repository)
+	}
+	if p.Digest != "" && !ValidDigest(p.Digest) || p.Digest == "" && p.Tag == "" {
+		return malformed("event %s: digest %q is not a valid digest", p.ID, p.Digest)
+	}
+	if p.Tag != "" && !ValidTag(p.Tag) {
+		return malformed("event %s: tag %q is not a valid tag", p.ID, p.Tag)
+	}
+	return nil
+}
+
+// EventBridgeEvent builds the "ECR Image Action" event EventBridge would deliver for p (p.Account
+// and p.Region name the registry), in the format of the Amazon ECR documentation's example. Tests,
+// the dev stack and replays use it to feed the handler what AWS sends.
+func EventBridgeEvent(p Push) ([]byte, error) {
+	if p.Time.IsZero() {
+		p.Time = time.Now().UTC().Truncate(time.Second)
+	}
+	detail, err := json.Marshal(ImageActionDetail{Result: p.Result, RepositoryName: p.Repository, ImageDigest: p.Digest,
+		ActionType: p.Action, ImageTag: p.Tag, ManifestMediaType: p.MediaType, ArtifactMediaType: p.ArtifactMediaType})
+	if err != nil {
+		return nil, err
+	}
+	dt := p.DetailType
+	if dt == "" {
+		dt = DetailTypeImageAction
+	}
+	return json.Marshal(eventBridge{Version: "0", ID: p.ID, DetailType: dt, Source: SourceECR, Account: p.Account,
+		Time: p.Time, Region: p.Region, Resources: []string{}, Detail: detail})
+}
