@@ -6,12 +6,15 @@
 package fault
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +41,26 @@ const (
 	NotFoundUnknown Kind = "404"             // permanent: NAME_UNKNOWN
 )
 
+// AllKinds lists every Kind, in the order of the constants above.
+var AllKinds = []Kind{Status500, Status502, Status503, Throttle, ThrottleAfter, ResetRequest, ResetResponse,
+	Corrupt, Truncate, Latency, Stall, Forbidden, ExpiredToken, NotFoundUnknown}
+
+// ParseKinds parses a comma-separated list of kinds ("500,502,reset-request").
+func ParseKinds(s string) ([]Kind, error) {
+	var out []Kind
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !slices.Contains(AllKinds, Kind(f)) {
+			return nil, fmt.Errorf("unknown fault kind %q (known: %v)", f, AllKinds)
+		}
+		out = append(out, Kind(f))
+	}
+	return out, nil
+}
+
 // Config says which requests get which faults.
 type Config struct {
 	Seed uint64
@@ -51,6 +74,14 @@ type Config struct {
 	Limit int
 	// Delay is the wait for Latency and Stall; 0 means 200ms.
 	Delay time.Duration
+	// Burst makes each drawn fault repeat on the next Burst-1 eligible requests, whatever the
+	// draw says: a registry that fails for a moment fails every request in that moment.
+	// 0 and 1 mean single faults.
+	Burst int
+	// Bandwidth caps the bytes per second of request and response bodies, shared by every
+	// request through the Injector like one link; 0 means no cap. It applies to every request,
+	// matched or not, and is not counted as a fault.
+	Bandwidth int64
 }
 
 // Injector is an http.Handler that injects faults before handing requests to the next handler.
@@ -62,6 +93,9 @@ type Injector struct {
 	rng      *rand.Rand
 	injected map[Kind]int
 	total    int
+	burst    int  // faults still owed to the current burst
+	burstOf  Kind // the kind of the current burst
+	link     *limiter
 }
 
 // Wrap returns an Injector in front of next.
@@ -69,7 +103,11 @@ func Wrap(next http.Handler, cfg Config) *Injector {
 	if cfg.Delay == 0 {
 		cfg.Delay = 200 * time.Millisecond
 	}
-	return &Injector{next: next, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5bd1e995)), injected: map[Kind]int{}}
+	in := &Injector{next: next, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5bd1e995)), injected: map[Kind]int{}}
+	if cfg.Bandwidth > 0 {
+		in.link = &limiter{rate: cfg.Bandwidth}
+	}
+	return in
 }
 
 // NewProxy returns an Injector in front of a reverse proxy to target (http://host:port), for
@@ -113,12 +151,21 @@ func (in *Injector) draw(r *http.Request) (Kind, bool) {
 	if in.cfg.Limit > 0 && in.total >= in.cfg.Limit {
 		return "", false
 	}
-	if in.rng.Float64() >= in.cfg.Rate {
-		return "", false
-	}
-	k := in.cfg.Kinds[in.rng.IntN(len(in.cfg.Kinds))]
-	if !applies(k, r) {
-		return "", false
+	var k Kind
+	if in.burst > 0 && applies(in.burstOf, r) {
+		in.burst--
+		k = in.burstOf
+	} else {
+		if in.rng.Float64() >= in.cfg.Rate {
+			return "", false
+		}
+		k = in.cfg.Kinds[in.rng.IntN(len(in.cfg.Kinds))]
+		if !applies(k, r) {
+			return "", false
+		}
+		if in.cfg.Burst > 1 {
+			in.burst, in.burstOf = in.cfg.Burst-1, k
+		}
 	}
 	in.injected[k]++
 	in.total++
@@ -137,6 +184,12 @@ func applies(k Kind, r *http.Request) bool {
 }
 
 func (in *Injector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if in.link != nil {
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = &slowBody{ReadCloser: r.Body, link: in.link}
+		}
+		w = &slowWriter{ResponseWriter: w, link: in.link}
+	}
 	k, ok := in.draw(r)
 	if !ok {
 		in.next.ServeHTTP(w, r)
@@ -246,3 +299,92 @@ func (in *Injector) SetRate(r float64) {
 	in.cfg.Rate = r
 	in.mu.Unlock()
 }
+
+// limiter paces bytes through one shared link: each chunk waits its turn at the link's rate.
+type limiter struct {
+	mu   sync.Mutex
+	rate int64 // bytes per second
+	next time.Time
+}
+
+// chunk is the most bytes paced in one step, so that a large write does not sleep in one go.
+const chunk = 16 << 10
+
+func (l *limiter) wait(n int) {
+	l.mu.Lock()
+	now := time.Now()
+	if l.next.Before(now) {
+		l.next = now
+	}
+	l.next = l.next.Add(time.Duration(int64(n) * int64(time.Second) / l.rate))
+	d := l.next.Sub(now)
+	l.mu.Unlock()
+	time.Sleep(d)
+}
+
+// slowBody paces a request body through the link.
+type slowBody struct {
+	io.ReadCloser
+	link *limiter
+}
+
+func (b *slowBody) Read(p []byte) (int, error) {
+	if len(p) > chunk {
+		p = p[:chunk]
+	}
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.link.wait(n)
+	}
+	return n, err
+}
+
+// slowWriter paces a response body through the link.
+type slowWriter struct {
+	http.ResponseWriter
+	link *limiter
+}
+
+func (s *slowWriter) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		n := min(len(p), chunk)
+		s.link.wait(n)
+		m, err := s.ResponseWriter.Write(p[:n])
+		written += m
+		if err != nil {
+			return written, err
+		}
+		p = p[n:]
+	}
+	return written, nil
+}
+
+// Unwrap lets http.ResponseController and the fault writers reach the connection underneath.
+func (s *slowWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Flush passes a flush through.
+func (s *slowWriter) Flush() {
+	if fl, ok := s.ResponseWriter.(http.Flusher); ok {
+		fl.Flush()
+	}
+}
+
+// Hijack passes a hijack through, so that resets still drop the connection.
+func (s *slowWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := s.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, http.ErrNotSupported
+	}
+	return hj.Hijack()
+}
+
+// Flush passes a flush through (httputil.ReverseProxy flushes as it streams).
+func (f *faultyWriter) Flush() {
+	if fl, ok := f.ResponseWriter.(http.Flusher); ok && !f.broken {
+		fl.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the writer underneath.
+func (f *faultyWriter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
