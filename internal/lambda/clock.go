@@ -1,0 +1,5 @@
+package lambda
+
+import "time"
+
+func nowMillis() int64 { return time.Now().UnixMilli() }
