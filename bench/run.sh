@@ -321,7 +321,7 @@ meta quick "$QUICK"
 meta tools "$TOOLS"
 modver() { go version -m "$1" 2>/dev/null | awk '$1=="mod"{print $3; exit}'; }
 if have_ecrsync; then
-  meta version.ecrsync "$("$ECRSYNC" version 2>/dev/null | head -n1 || true) ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown))"
+  meta version.ecrsync "$("$ECRSYNC" version 2>/dev/null | head -n1 || true) (the binary's own version)"
 fi
 meta version.crane "$(modver "$BENCH/.bin/crane")"
 meta version.regctl "$(modver "$BENCH/.bin/regctl")"
