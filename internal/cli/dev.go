@@ -357,4 +357,3 @@ func short(d string, err error) string {
 	}
 	return d[:min(len(d), 19)]
 }
-

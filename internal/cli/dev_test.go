@@ -1,0 +1,153 @@
+package cli_test
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ecrsync/ecrsync/internal/devstack"
+)
+
+// buildBinary builds ecrsync once per test binary run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ecrsync")
+	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/ecrsync").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestDevDemo runs `ecrsync dev --demo` as a user would and checks its table and exit code.
+func TestDevDemo(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "dev", "--demo", "--log-level", "warn")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ecrsync dev --demo: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	for _, what := range []string{"index", "linux/amd64", "linux/arm64", "linux/arm/v7", "attestation", "signature", "referrers tag"} {
+		re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(what) + `\s+(sha256:[0-9a-f]{12})\s+(sha256:[0-9a-f]{12})\s+yes$`)
+		m := re.FindStringSubmatch(out)
+		if m == nil || m[1] != m[2] {
+			t.Errorf("no matching row for %q in:\n%s", what, out)
+		}
+	}
+	if !strings.Contains(out, "in sync") {
+		t.Errorf("no verdict in:\n%s", out)
+	}
+}
+
+// TestDevSyncsCranePush pushes a two-platform image with the real crane binary to `ecrsync dev`
+// and waits for the same digest in the destination.
+func TestDevSyncsCranePush(t *testing.T) {
+	t.Parallel()
+	crane, err := exec.LookPath("crane")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("crane is not installed (.ci/deps.d/10-clients.sh installs it)")
+		}
+		t.Skip("crane is not installed: run .ci/deps.d/10-clients.sh")
+	}
+	bin := buildBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dev := exec.CommandContext(ctx, bin, "dev", "--log-level", "warn")
+	stdout, err := dev.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev.Stderr = os.Stderr
+	if err := dev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dev.Process.Signal(os.Interrupt); dev.Wait() })
+	lines := bufio.NewScanner(stdout)
+	var src, dst string
+	for lines.Scan() && (src == "" || dst == "") {
+		f := strings.Fields(lines.Text())
+		if len(f) == 2 && f[0] == "source" {
+			src = f[1]
+		}
+		if len(f) == 2 && f[0] == "destination" {
+			dst = f[1]
+		}
+	}
+	if src == "" || dst == "" {
+		t.Fatal("ecrsync dev printed no addresses")
+	}
+	go func() { // keep reading so the child never blocks on a full pipe
+		for lines.Scan() {
+		}
+	}()
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.CommandContext(ctx, crane, args...).Output()
+		if err != nil {
+			t.Fatalf("crane %v: %v", args, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	dir := t.TempDir()
+	for i, arch := range []string{"amd64", "arm64"} {
+		layer := filepath.Join(dir, arch+".tar")
+		writeTar(t, layer, "data-"+arch, devstack.RandomBytes(200<<10, uint64(i)))
+		run("append", "-f", layer, "-t", src+"/team/app:"+arch, "--platform", "linux/"+arch)
+	}
+	run("index", "append", "-m", src+"/team/app:amd64", "-m", src+"/team/app:arm64", "-t", src+"/team/app:dev")
+	want := run("digest", src+"/team/app:dev")
+	for {
+		out, err := exec.CommandContext(ctx, crane, "digest", dst+"/team/app:dev").Output()
+		if err == nil && strings.TrimSpace(string(out)) == want {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the destination never got %s", want)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	// The index is the same to the byte, and crane finds every child complete in the destination.
+	if s, d := run("manifest", src+"/team/app:dev"), run("manifest", dst+"/team/app:dev"); s != d {
+		t.Fatalf("index differs:\nsrc %s\ndst %s", s, d)
+	}
+	var idx struct {
+		Manifests []struct{ Digest string } `json:"manifests"`
+	}
+	if err := json.Unmarshal([]byte(run("manifest", dst+"/team/app:dev")), &idx); err != nil || len(idx.Manifests) != 2 {
+		t.Fatalf("index: %v %+v", err, idx)
+	}
+	for _, m := range idx.Manifests {
+		run("validate", "--remote", dst+"/team/app@"+m.Digest)
+	}
+}
+
+func writeTar(t *testing.T, path, name string, data []byte) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tw := tar.NewWriter(f)
+	tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg})
+	tw.Write(data)
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
