@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ecrsync/ecrsync/internal/reconcile"
+	"github.com/ecrsync/ecrsync/internal/rules"
+)
+
+func init() { commands = append(commands, newSync) }
+
+// ExitPending is `sync --dry-run`'s code when something would be copied: the destinations have
+// drifted, and a real run would change them.
+const ExitPending = 4
+
+func newSync(g *globals) *cobra.Command {
+	var f copyFlags
+	var configPath string
+	var dryRun bool
+	var parallel int
+	var putRate float64
+	cmd := &cobra.Command{
+		Use:   "sync --config FILE [--dry-run] [--output json]",
+		Short: "Reconcile: copy every selected tag that a destination lacks or has at another digest",
+		Long: `Bring every destination in line with the source, as the rules select: list the source's
+repositories (ECR: DescribeRepositories; other registries: /v2/_catalog, or the repository names
+of the rules when the registry does not list them) and their tags (ECR: ListImages; others: the
+tag list), check each tag in each destination with one HEAD, and copy what is missing or points
+at another digest. Tags that only a destination has are left alone. A second run right after
+copies nothing.
+
+Manifest PUTs are paced per ECR account and Region (--put-rate, ECR's PutImage quota is 10 a
+second by default); --parallel tags are checked and copied at once; a failure in one repository
+does not stop the others. --dry-run checks and prints the plan, and copies nothing.
+
+The config comes from --config, else from ECRSYNC_CONFIG, else from the seed's variables.
+
+Exit codes: 0 everything is in sync, 1 something failed and needs action, 3 only passing
+failures (throttling, 5xx, network): run it again, 4 (--dry-run) something would be copied.`,
+		Example: `  ecrsync sync --config ecrsync.yaml --dry-run
+  ecrsync sync --config ecrsync.yaml --output json > report.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.checkOutput(); err != nil {
+				return err
+			}
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			if f.jobs < 1 || parallel < 1 {
+				return usageError{fmt.Errorf("--jobs and --parallel must be at least 1")}
+			}
+			if putRate < 0 {
+				return usageError{fmt.Errorf("--put-rate must not be negative")}
+			}
+			cfg, err := rules.Resolve(configPath, os.Getenv)
+			if err != nil {
+				return usageError{err}
+			}
+			ecrRate := putRate
+			if ecrRate == 0 {
+				ecrRate = -1 // not paced
+			}
+			r, _, err := reconcile.NewFromConfig(cmd.Context(), cfg, reconcile.Env{Insecure: f.insecure, CopyJobs: f.jobs,
+				NoReferrers: f.noReferrers, ECRPutRate: ecrRate, Logger: log, UserAgent: "ecrsync/" + Version},
+				reconcile.Options{Jobs: parallel, DryRun: dryRun, Logger: log})
+			if err != nil {
+				return err
+			}
+			rep, err := r.Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := printReport(g, rep); err != nil {
+				return err
+			}
+			switch {
+			case rep.Converged():
+				return nil
+			case rep.Failed == 0 && rep.Skipped == 0:
+				return exitError{ExitPending, fmt.Errorf("%d tags would be copied", rep.Planned)}
+			case rep.Retryable():
+				return exitError{ExitRetryable, fmt.Errorf("%d failed for a passing reason, %d skipped: run it again", rep.Failed, rep.Skipped)}
+			}
+			return exitError{ExitFailed, fmt.Errorf("%d failed, %d skipped", rep.Failed, rep.Skipped)}
+		},
+	}
+	cmd.Flags().StringVarP(&configPath, "config", "c", "", "rules file (YAML or JSON); default: $ECRSYNC_CONFIG, then the seed's variables")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check and print the plan; copy nothing")
+	cmd.Flags().IntVar(&parallel, "parallel", reconcile.DefaultJobs, "tags checked and copied at once")
+	cmd.Flags().Float64Var(&putRate, "put-rate", reconcile.DefaultECRPutRate, "manifest PUTs a second per ECR account and Region (0: not paced)")
+	f.register(cmd)
+	return cmd
+}
+
+// printReport writes one line per tag that was not in sync and a summary, or the report as JSON.
+func printReport(g *globals, rep *reconcile.Report) error {
+	if g.output == "json" {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	for _, it := range rep.Items {
+		line := fmt.Sprintf("%-10s %s", it.Status, it.Src)
+		if it.Dst != "" {
+			line += " -> " + it.Dst
+		}
+		if it.Digest != "" {
+			line += "  " + it.Digest.String()
+		}
+		if it.Status == reconcile.Copied {
+			line += "  sent " + humanBytes(it.Bytes)
+		}
+		if it.Reason != "" {
+			line += "  (" + it.Reason + ")"
+		}
+		if _, err := fmt.Fprintln(g.stdout, line); err != nil {
+			return err
+		}
+	}
+	verb := "copied"
+	n := rep.Copied
+	if rep.DryRun {
+		verb, n = "would copy", rep.Planned
+	}
+	_, err := fmt.Fprintf(g.stdout, "%d repositories, %d tags: %d in sync, %d %s, %d skipped, %d failed; sent %s in %s\n",
+		rep.Repositories, rep.Tags, rep.InSync, n, verb, rep.Skipped, rep.Failed, humanBytes(rep.Bytes), rep.Duration.Round(time.Millisecond))
+	return err
+}
