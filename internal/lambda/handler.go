@@ -172,7 +172,10 @@ func (h *Handler) handleRecord(ctx context.Context, r event.Record) ([]Outcome, 
 func (h *Handler) HandlePush(ctx context.Context, p event.Push) ([]Outcome, error) {
 	log := h.log()
 	skip := func(reason string, level slog.Level) ([]Outcome, error) {
-		o := Outcome{Event: p.ID, Src: p.String(), Tag: p.Tag, EventDigest: p.Digest, Outcome: OutcomeSkipped, Reason: reason}
+		o := Outcome{Event: p.ID, Tag: p.Tag, EventDigest: p.Digest, Outcome: OutcomeSkipped, Reason: reason}
+		if p.Repository != "" {
+			o.Src = p.String()
+		}
 		log.Log(ctx, level, "event", outcomeAttrs(o)...)
 		return []Outcome{o}, nil
 	}
