@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +27,7 @@ import (
 // fan-out queue, and the function's handler with the reconcile on.
 type reconcileEnv struct {
 	src, dst *devstack.Registry
+	srcECR   *ecrstandin.Registry
 	dstECR   *ecrstandin.Registry
 	queue    *ecrstandin.SQS
 	url      string
@@ -41,12 +41,12 @@ func newReconcileEnv(t *testing.T) *reconcileEnv {
 	api := ecrstandin.New()
 	t.Cleanup(api.Close)
 	srcLoc, dstLoc := ecr.Location{Account: "111111111111", Region: "us-east-1"}, ecr.Location{Account: "222222222222", Region: "eu-west-1"}
-	srcECR := api.Registry(srcLoc.Account, srcLoc.Region)
-	e := &reconcileEnv{dstECR: api.Registry(dstLoc.Account, dstLoc.Region), queue: ecrstandin.NewSQS()}
+	e := &reconcileEnv{srcECR: api.Registry(srcLoc.Account, srcLoc.Region), dstECR: api.Registry(dstLoc.Account, dstLoc.Region),
+		queue: ecrstandin.NewSQS()}
 	t.Cleanup(e.queue.Close)
 	e.url = e.queue.QueueURL("ecrsync-reconcile")
 	var err error
-	if e.src, err = devstack.Start(ctx, devstack.Options{Wrap: srcECR.Wrap}); err != nil {
+	if e.src, err = devstack.Start(ctx, devstack.Options{Wrap: e.srcECR.Wrap}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.src.Close() })
@@ -54,11 +54,6 @@ func newReconcileEnv(t *testing.T) *reconcileEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.dst.Close() })
-	for _, r := range []string{"app", "team/api", "other"} {
-		srcECR.CreateRepository(r, false)
-	}
-	e.dstECR.CreateRepository("app", false)
-	e.dstECR.CreateRepository("team/api", false)
 
 	creds := credentials.NewStaticCredentialsProvider("AKIDSTANDIN", "standin-secret", "")
 	awsCfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(api.URL), Credentials: creds}
@@ -91,8 +86,11 @@ rules:
 	return e
 }
 
+// image creates repo in the source and the destination registry and pushes an image to the source.
 func (e *reconcileEnv) image(t *testing.T, repo, tag string, seed uint64) string {
 	t.Helper()
+	e.srcECR.CreateRepository(repo, false)
+	e.dstECR.CreateRepository(repo, false)
 	r, err := e.push.Repo(e.src.Addr + "/" + repo)
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +101,6 @@ func (e *reconcileEnv) image(t *testing.T, repo, tag string, seed uint64) string
 	}
 	return d.Digest.String()
 }
-
 func (e *reconcileEnv) dstDigest(t *testing.T, repo, tag string) string {
 	t.Helper()
 	r, err := e.push.Repo(e.dst.Addr + "/" + repo)
@@ -132,41 +129,98 @@ func sqsBatch(t *testing.T, bodies ...string) []byte {
 	return b
 }
 
-func TestScheduleFansOutOneMessagePerRepositoryAndMessagesReconcile(t *testing.T) {
+// TestScheduleFansOutAndTheQueueReconciles runs the whole Lambda reconcile: a scheduled event
+// queues one message per selected repository (14: two SendMessageBatch calls, with entries SQS
+// failed on its side sent again, none twice), and an SQS batch of those messages, mixed with an
+// ECR push event and a message for a repository no rule selects, converges the destination.
+func TestScheduleFansOutAndTheQueueReconciles(t *testing.T) {
 	t.Parallel()
 	e := newReconcileEnv(t)
 	ctx := context.Background()
 	want := map[string]string{"app:v1": e.image(t, "app", "v1", 1), "app:v2": e.image(t, "app", "v2", 2),
 		"team/api:v1": e.image(t, "team/api", "v1", 3)}
+	for i := range 12 {
+		want[fmt.Sprintf("team/r%02d:v1", i)] = e.image(t, fmt.Sprintf("team/r%02d", i), "v1", uint64(10+i))
+	}
 	e.image(t, "other", "v1", 4)
-	for i := range 12 { // enough repositories for two SendMessageBatch calls
-		want[fmt.Sprintf("team/r%02d:v1", i)] = ""
-	}
-	for k := range want {
-		if strings.HasPrefix(k, "team/r") {
-			repo, tag, _ := strings.Cut(k, ":")
-			want[k] = e.image(t, repo, tag, uint64(len(k)))
-			// The destination repositories must exist in ECR; the source's too.
-		}
-	}
-	_ = want
 
 	scheduled, err := os.ReadFile("testdata/reconcile-scheduled.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.queue.FailEntries(2) // SQS fails two entries on its side: they are sent again
+	e.queue.FailEntries(2)
 	res, err := e.r.Handle(ctx, scheduled)
 	if err != nil {
 		t.Fatal(err)
 	}
 	msgs := e.queue.Messages(e.url)
-	if rr, ok := res.(lambda.ReconcileResult); !ok || rr.Queued != len(msgs) {
+	if rr, ok := res.(lambda.ReconcileResult); !ok || rr.Queued != 14 || len(msgs) != 14 {
 		t.Fatalf("result %#v, %d messages", res, len(msgs))
 	}
-	sort.Strings(msgs)
-	if len(msgs) != 2 || msgs[0] != `{"ecrsync":"reconcile","repository":"app"}` || msgs[1] != `{"ecrsync":"reconcile","repository":"team/api"}` {
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		if seen[m] {
+			t.Fatalf("sent twice: %s", m)
+		}
+		seen[m] = true
+	}
+	if !seen[`{"ecrsync":"reconcile","repository":"app"}`] || seen[`{"ecrsync":"reconcile","repository":"other"}`] {
 		t.Fatalf("messages: %q", msgs)
 	}
-	_ = event.ActionPush
+	if n := e.queue.Calls(); n != 3 {
+		t.Errorf("%d SendMessageBatch calls, want 2 and one for the failed entries", n)
+	}
+
+	push, err := event.EventBridgeEvent(event.Push{ID: "e-1", Source: event.SourceECR, Account: "111111111111", Region: "us-east-1",
+		Registry: e.src.Addr, Repository: "app", Tag: "v2", Digest: want["app:v2"], Action: event.ActionPush, Result: "SUCCESS"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := append(append([]string{}, msgs...), string(push), `{"ecrsync":"reconcile","repository":"other"}`)
+	res, err = e.r.Handle(ctx, sqsBatch(t, batch...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, ok := res.(lambda.ReconcileBatchResponse)
+	if !ok || len(br.BatchItemFailures) != 0 || len(br.Reports) != 14 {
+		t.Fatalf("batch response %#v", res)
+	}
+	if len(br.Outcomes) != 1 {
+		t.Errorf("the push event in the batch went to the event handler: %+v", br.Outcomes)
+	}
+	for ref, d := range want {
+		repo, tag, _ := strings.Cut(ref, ":")
+		if got := e.dstDigest(t, repo, tag); got != d {
+			t.Errorf("%s: %q, want %s", ref, got, d)
+		}
+	}
+	if got := e.dstDigest(t, "other", "v1"); got != "" {
+		t.Errorf("other:v1 was copied")
+	}
+}
+
+// TestReconcileOutOfTimeReturnsTheMessage: what the invocation has no time for is skipped, and
+// the message goes back to the queue for another invocation.
+func TestReconcileOutOfTimeReturnsTheMessage(t *testing.T) {
+	t.Parallel()
+	e := newReconcileEnv(t)
+	e.image(t, "app", "v1", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // less than the margin
+	defer cancel()
+	res, err := e.r.Handle(ctx, sqsBatch(t, `{"ecrsync":"reconcile","repository":"app"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, ok := res.(lambda.ReconcileBatchResponse)
+	if !ok || len(br.BatchItemFailures) != 1 || br.BatchItemFailures[0].ItemIdentifier != "m-0" {
+		t.Fatalf("batch response %#v", res)
+	}
+	if e.dstDigest(t, "app", "v1") != "" {
+		t.Fatal("copied after the deadline")
+	}
+	// A direct request for one repository, with time, converges.
+	res, err = e.r.Handle(context.Background(), []byte(`{"ecrsync":"reconcile","repository":"app"}`))
+	if rr, ok := res.(lambda.ReconcileResult); err != nil || !ok || rr.Reports[0].Copied != 1 {
+		t.Fatalf("direct request: %#v, %v", res, err)
+	}
 }
