@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -34,13 +33,13 @@ const (
 // env is a source and a destination ECR registry, each a real registry behind the ECR
 // stand-in, with the control-plane stand-in issuing their tokens.
 type env struct {
-	api              *ecrstandin.Server
-	srcECR, dstECR   *ecrstandin.Registry
-	src, dst         *devstack.Registry
-	push             *devstack.Pusher
-	h                *lambda.Handler
-	logs             *syncBuffer
-	awsCfg           aws.Config
+	api            *ecrstandin.Server
+	srcECR, dstECR *ecrstandin.Registry
+	src, dst       *devstack.Registry
+	push           *devstack.Pusher
+	h              *lambda.Handler
+	logs           *syncBuffer
+	awsCfg         aws.Config
 }
 
 type syncBuffer struct {
@@ -135,10 +134,7 @@ func (e *env) image(t *testing.T, repo, tag string, seed uint64) ocispec.Descrip
 // dstDigest is what a destination tag points at ("" if nothing), asked of the registry directly.
 func (e *env) dstDigest(t *testing.T, repo, tag string) string {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodHead, "http://"+e.dst.Addr+"/v2/"+repo+"/manifests/"+tag, nil)
-	req.Header.Set("Accept", "application/vnd.oci.image.index.v1+json")
 	resp, err := e.push.C.Repository(mustRepo(t, e.dst.Addr+"/"+repo)).Head(context.Background(), tag)
-	_ = req
 	if err != nil {
 		if errors.Is(err, registry.ErrNotFound) {
 			return ""
