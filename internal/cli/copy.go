@@ -1,13 +1,18 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/ecrsync/ecrsync/internal/registry"
 	"github.com/ecrsync/ecrsync/internal/replicate"
@@ -30,6 +35,8 @@ func (f *copyFlags) register(cmd *cobra.Command) {
 
 func newCopy(g *globals) *cobra.Command {
 	var f copyFlags
+	var allTags bool
+	var parallel int
 	cmd := &cobra.Command{
 		Use:   "copy SRC DST",
 		Short: "Copy one image, with every platform and referrer, from SRC to DST",
@@ -37,11 +44,14 @@ func newCopy(g *globals) *cobra.Command {
 and its signatures, SBOMs and attestations (OCI referrers and cosign-style tags).
 
 SRC and DST are host[:port]/repository[:tag|@digest]. A DST without a tag takes SRC's tag.
+With --all-tags, SRC and DST are repositories and every tag is copied (referrer tags such as
+sha256-<hex>.sig come along with the images they refer to), several at once, in one process.
 Credentials come from the Docker config and its credential helpers (docker login);
 registries on loopback are spoken to over plain HTTP.`,
 		Example: `  ecrsync copy 127.0.0.1:5000/app:v1 127.0.0.1:5001/app
   ecrsync copy 111111111111.dkr.ecr.us-east-1.amazonaws.com/app:prod \
-      222222222222.dkr.ecr.eu-west-1.amazonaws.com/app:prod --output json`,
+      222222222222.dkr.ecr.eu-west-1.amazonaws.com/app:prod --output json
+  ecrsync copy --all-tags 127.0.0.1:5000/app 127.0.0.1:5001/mirror/app`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := g.checkOutput(); err != nil {
@@ -61,6 +71,13 @@ registries on loopback are spoken to over plain HTTP.`,
 				opts.Progress = bar.update
 			}
 			c := registry.New(registry.Options{Insecure: f.insecure, Logger: log, UserAgent: "ecrsync/" + Version})
+			if allTags {
+				if parallel < 1 {
+					return usageError{fmt.Errorf("--parallel must be at least 1")}
+				}
+				opts.Progress = nil
+				return copyAllTags(cmd.Context(), g, c, replicate.New(c, opts), args[0], args[1], parallel)
+			}
 			res, err := replicate.New(c, opts).Copy(cmd.Context(), args[0], args[1])
 			bar.done()
 			if err != nil {
@@ -73,7 +90,64 @@ registries on loopback are spoken to over plain HTTP.`,
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().BoolVar(&allTags, "all-tags", false, "copy every tag of the SRC repository to the DST repository")
+	cmd.Flags().IntVar(&parallel, "parallel", 8, "with --all-tags: images copied at once")
 	return cmd
+}
+
+// referrerTag matches the tags that carry referrers (sha256-<hex>, cosign's .sig/.att/.sbom):
+// they are copied with the image they refer to.
+var referrerTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}(\.[a-z]+)?$`)
+
+// copyAllTags copies every tag of one repository to another with one Copier, so connections,
+// tokens and the knowledge of what the destination holds are shared across tags.
+func copyAllTags(ctx context.Context, g *globals, c *registry.Client, cp *replicate.Copier, src, dst string, parallel int) error {
+	srcRepo, srcRef, err := replicate.ParseReference(src)
+	if err != nil {
+		return usageError{err}
+	}
+	dstRepo, dstRef, err := replicate.ParseReference(dst)
+	if err != nil {
+		return usageError{err}
+	}
+	if srcRef != "" || dstRef != "" {
+		return usageError{fmt.Errorf("--all-tags copies repositories: give SRC and DST without tag or digest")}
+	}
+	tags, err := c.Repository(srcRepo).Tags(ctx)
+	if err != nil {
+		return fmt.Errorf("listing tags of %s: %w", srcRepo, err)
+	}
+	tags = slices.DeleteFunc(tags, referrerTag.MatchString)
+	var mu sync.Mutex
+	var failed []string
+	retryable := true
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.SetLimit(parallel)
+	for _, tag := range tags {
+		eg.Go(func() error {
+			res, err := cp.CopyRef(ctx, srcRepo, tag, dstRepo, tag)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed = append(failed, tag)
+				retryable = retryable && replicate.Retryable(err)
+				fmt.Fprintf(g.stderr, "ecrsync: %s: %v\n", tag, err)
+				return nil
+			}
+			return printResult(g, res)
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		err := fmt.Errorf("%d of %d tags failed: %s", len(failed), len(tags), strings.Join(failed, ", "))
+		if retryable {
+			return exitError{ExitRetryable, err}
+		}
+		return exitError{ExitFailed, err}
+	}
+	return nil
 }
 
 // printResult writes one line per copy, or a JSON object with --output json.

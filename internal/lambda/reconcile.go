@@ -30,6 +30,11 @@ import (
 // repository in the one invocation, which suits small registries only.
 const EnvReconcileQueue = "ECRSYNC_RECONCILE_QUEUE_URL"
 
+// EnvPutRate, if set, is the manifest PUTs a second that one invocation's reconcile allows itself
+// per ECR account and Region: ECR's PutImage quota (10 by default) divided by the reconcile
+// queue's maximum concurrency, since every invocation paces only itself.
+const EnvPutRate = "ECRSYNC_PUT_RATE"
+
 // DefaultReconcileMargin is how long before the invocation's deadline a reconcile stops starting
 // copies: enough for the copies in flight to finish and for the answer to be sent. What it did
 // not reach is reported as skipped, and the message goes back to the queue.
@@ -74,6 +79,13 @@ func NewReconciling(ctx context.Context, h *Handler, cfg *rules.Config, o Reconc
 	if log == nil {
 		log = h.log()
 		o.Env.Logger = log
+	}
+	if v := os.Getenv(EnvPutRate); v != "" && o.Env.ECRPutRate == 0 {
+		rate, err := strconv.ParseFloat(v, 64)
+		if err != nil || rate <= 0 {
+			return nil, fmt.Errorf("%s=%q: want a positive number of PUTs a second", EnvPutRate, v)
+		}
+		o.Env.ECRPutRate = rate
 	}
 	rc, _, err := reconcile.NewFromConfig(ctx, cfg, o.Env, o.Options)
 	if err != nil {

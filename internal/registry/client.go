@@ -297,15 +297,26 @@ func (r *Repository) Mount(ctx context.Context, d digest.Digest, from string) (b
 // them with a Range that stops advancing (aws/containers-roadmap#2831). The body is read once,
 // so a failed upload must be started again by the caller with a fresh body.
 func (r *Repository) Upload(ctx context.Context, d digest.Digest, size int64, body io.Reader) error {
+	loc, err := r.StartUpload(ctx)
+	if err != nil {
+		return err
+	}
+	return r.FinishUpload(ctx, loc, d, size, body)
+}
+
+// StartUpload opens an upload session and returns its location. Opening it while the blob is
+// still being fetched from elsewhere saves a round trip per blob.
+func (r *Repository) StartUpload(ctx context.Context) (string, error) {
 	resp, err := r.do(r.newRequest(ctx, http.MethodPost, r.base+"/blobs/uploads/", nil), http.StatusAccepted)
 	if err != nil {
-		return err
+		return "", err
 	}
 	resp.Body.Close()
-	loc, err := r.location(resp)
-	if err != nil {
-		return err
-	}
+	return r.location(resp)
+}
+
+// FinishUpload sends the whole blob to an upload session in one PUT.
+func (r *Repository) FinishUpload(ctx context.Context, loc string, d digest.Digest, size int64, body io.Reader) error {
 	u, err := url.Parse(loc)
 	if err != nil {
 		return fmt.Errorf("upload location: %w", err)
@@ -322,7 +333,7 @@ func (r *Repository) Upload(ctx context.Context, d digest.Digest, size int64, bo
 		req.Body = http.NoBody
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err = r.do(req, http.StatusCreated, http.StatusAccepted, http.StatusNoContent)
+	resp, err := r.do(req, http.StatusCreated, http.StatusAccepted, http.StatusNoContent)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,10 @@ var (
 	ErrDigestMismatch = errors.New("digest mismatch")
 	// ErrUnsupported: the registry does not implement the endpoint (e.g. no referrers API).
 	ErrUnsupported = errors.New("unsupported")
+	// ErrBlobUnknown: a manifest names a blob or child manifest the repository does not hold
+	// (distribution's MANIFEST_BLOB_UNKNOWN, ECR's LayersNotFoundException /
+	// ReferencedImagesNotFoundException through the OCI API).
+	ErrBlobUnknown = errors.New("manifest references unknown blob")
 	// ErrServer: a 5xx answer.
 	ErrServer = errors.New("registry server error")
 )
@@ -76,6 +80,9 @@ func (e *Error) Is(target error) bool {
 		return e.StatusCode == http.StatusTooManyRequests
 	case ErrServer:
 		return e.StatusCode >= 500
+	case ErrBlobUnknown:
+		return e.Code == "MANIFEST_BLOB_UNKNOWN" || e.Code == "BLOB_UNKNOWN" && e.Method == http.MethodPut ||
+			strings.Contains(e.Message, "LayersNotFound") || strings.Contains(e.Message, "ReferencedImagesNotFound")
 	}
 	return false
 }

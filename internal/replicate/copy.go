@@ -90,6 +90,23 @@ type Copier struct {
 	// seen remembers, per destination host, a repository known to hold each blob, so a copy into
 	// another repository of the same registry mounts instead of uploading.
 	seen sync.Map // host + "@" + digest -> repository name
+	// present remembers what a destination repository is known to hold (blobs, manifests by
+	// digest), so a batch of copies into one repository asks once. Entries age out after
+	// presentTTL, and all are dropped when a registry says a blob is missing after all.
+	present sync.Map // host/repo@digest -> time.Time
+}
+
+// presentTTL bounds how long "the destination has it" is believed without asking again: a
+// lifecycle policy or garbage collection may delete in the meantime.
+const presentTTL = 5 * time.Minute
+
+func (cp *Copier) known(repo *registry.Repository, d digest.Digest) bool {
+	v, ok := cp.present.Load(repo.String() + "@" + d.String())
+	return ok && time.Since(v.(time.Time)) < presentTTL
+}
+
+func (cp *Copier) mark(repo *registry.Repository, d digest.Digest) {
+	cp.present.Store(repo.String()+"@"+d.String(), time.Now())
 }
 
 // New returns a Copier over client c.
@@ -243,22 +260,30 @@ type job struct {
 
 // run copies top and its referrers and finally points dstRef at it.
 func (j *job) run(ctx context.Context, top *registry.Manifest, dstRef string) error {
+	// Ask the destination and look for referrers at once: on a warm copy these few requests
+	// are all the work, so their latency should not add up.
+	var have ocispec.Descriptor
+	var refs []referrer
+	var headErr error
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		have, headErr = j.dst.Head(gctx, dstRef)
+		if headErr != nil && !errors.Is(headErr, registry.ErrNotFound) {
+			return &CopyError{Side: Dst, Op: "checking", Ref: j.res.Dst, Err: headErr}
+		}
+		return nil
+	})
+	if !j.cp.opts.NoReferrers {
+		g.Go(func() error { _, err := j.srcTags(gctx); return err })
+		g.Go(func() (err error) { refs, err = j.findReferrers(gctx, top, 0); return err })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
 	// If the tag is already there, the image is complete there: registries refuse a manifest
 	// whose blobs or children are missing, and we never tag before those are in.
-	have, err := j.dst.Head(ctx, dstRef)
-	switch {
-	case err == nil && have.Digest == top.Descriptor.Digest:
+	if headErr == nil && have.Digest == top.Descriptor.Digest {
 		j.res.UpToDate = true
-	case err != nil && !errors.Is(err, registry.ErrNotFound):
-		return &CopyError{Side: Dst, Op: "checking", Ref: j.res.Dst, Err: err}
-	}
-	var refs []referrer
-	if !j.cp.opts.NoReferrers {
-		if refs, err = j.findReferrers(ctx, top, 0); err != nil {
-			return err
-		}
-	}
-	if j.res.UpToDate {
 		return j.copyReferrers(ctx, refs)
 	}
 	if err := j.copyChildren(ctx, top); err != nil {
@@ -320,7 +345,11 @@ func (j *job) copyChildren(ctx context.Context, m *registry.Manifest) error {
 // copyChild copies one manifest an index lists, unless the destination has it already.
 func (j *job) copyChild(ctx context.Context, d ocispec.Descriptor) error {
 	ref := j.dst.String() + "@" + d.Digest.String()
+	if j.cp.known(j.dst, d.Digest) {
+		return nil
+	}
 	if _, err := j.dst.Head(ctx, d.Digest.String()); err == nil {
+		j.cp.mark(j.dst, d.Digest)
 		return nil // complete by the registry's own invariant
 	} else if !errors.Is(err, registry.ErrNotFound) {
 		return &CopyError{Side: Dst, Op: "checking manifest", Ref: ref, Err: err}
@@ -336,9 +365,14 @@ func (j *job) copyChild(ctx context.Context, d ocispec.Descriptor) error {
 func (j *job) putManifest(ctx context.Context, m *registry.Manifest, ref string) error {
 	indexed, err := j.dst.PutManifest(ctx, ref, m)
 	if err != nil {
+		if errors.Is(err, registry.ErrBlobUnknown) {
+			// Something we believed present is gone: forget it all, so a retry checks again.
+			j.cp.present.Clear()
+		}
 		return &CopyError{Side: Dst, Op: "putting manifest", Ref: join(j.dst.String(), ref), Err: err}
 	}
 	atomic.AddInt64(&j.res.Manifests, 1)
+	j.cp.mark(j.dst, m.Descriptor.Digest)
 	if m.Subject != nil && !indexed {
 		j.mu.Lock()
 		j.unindexed = append(j.unindexed, m)
@@ -382,6 +416,11 @@ func (j *job) copyBlob(ctx context.Context, d ocispec.Descriptor) error {
 
 func (j *job) ensureBlob(ctx context.Context, d ocispec.Descriptor) error {
 	ref := j.dst.String() + "@" + d.Digest.String()
+	if j.cp.known(j.dst, d.Digest) {
+		atomic.AddInt64(&j.res.BlobsSkipped, 1)
+		j.progress(0, true)
+		return nil
+	}
 	ok, err := j.dst.BlobExists(ctx, d.Digest)
 	if err != nil {
 		return &CopyError{Side: Dst, Op: "checking blob", Ref: ref, Err: err}
@@ -427,13 +466,27 @@ func (j *job) ensureBlob(ctx context.Context, d ocispec.Descriptor) error {
 func (j *job) stream(ctx context.Context, d ocispec.Descriptor) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Open the upload session while the source answers.
+	type session struct {
+		loc string
+		err error
+	}
+	started := make(chan session, 1)
+	go func() {
+		loc, err := j.dst.StartUpload(ctx)
+		started <- session{loc, err}
+	}()
 	rc, err := j.src.Blob(ctx, d.Digest, d.Size)
+	s := <-started
 	if err != nil {
 		return &CopyError{Side: Src, Op: "fetching blob", Ref: j.src.String() + "@" + d.Digest.String(), Err: err}
 	}
 	defer rc.Close()
+	if s.err != nil {
+		return &CopyError{Side: Dst, Op: "starting upload", Ref: j.dst.String() + "@" + d.Digest.String(), Err: s.err}
+	}
 	body := &countingReader{r: rc, j: j}
-	err = j.dst.Upload(ctx, d.Digest, d.Size, body)
+	err = j.dst.FinishUpload(ctx, s.loc, d.Digest, d.Size, body)
 	if body.err != nil && !errors.Is(body.err, io.EOF) {
 		// The source side broke (reset, truncated, wrong bytes); say so rather than the PUT's error.
 		atomic.AddInt64(&j.res.BytesSent, -body.n)
@@ -504,6 +557,7 @@ func (j *job) mount(ctx context.Context, d digest.Digest) bool {
 
 func (j *job) remember(d digest.Digest) {
 	j.cp.seen.Store(j.dst.Host()+"@"+d.String(), j.dst.Name())
+	j.cp.mark(j.dst, d)
 }
 
 // nonDistributable reports whether layers of this type may be left out of a registry and

@@ -68,7 +68,9 @@ func Retryable(err error) bool {
 	}
 	var re *registry.Error
 	if errors.As(err, &re) {
-		return re.Temporary() || retryableCode(re.Code)
+		// A manifest naming a blob the destination lacks: a blob believed present was deleted
+		// meanwhile; the next attempt checks again and uploads it.
+		return re.Temporary() || retryableCode(re.Code) || errors.Is(re, registry.ErrBlobUnknown)
 	}
 	var pe *PermanentError
 	if errors.As(err, &pe) {

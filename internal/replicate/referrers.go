@@ -34,15 +34,22 @@ func (j *job) findReferrers(ctx context.Context, m *registry.Manifest, depth int
 			subjects = append(subjects, c.Digest)
 		}
 	}
-	var out []referrer
-	for _, s := range subjects {
-		refs, err := j.referrersOf(ctx, s, depth)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, refs...)
+	// The first subject tells whether the source has a referrers API; the others are then
+	// asked at once.
+	first, err := j.referrersOf(ctx, subjects[0], depth)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	rest := make([][]referrer, len(subjects)-1)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(j.cp.opts.Jobs)
+	for i, s := range subjects[1:] {
+		g.Go(func() (err error) { rest[i], err = j.referrersOf(gctx, s, depth); return err })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return slices.Concat(append([][]referrer{first}, rest...)...), nil
 }
 
 func (j *job) referrersOf(ctx context.Context, s digest.Digest, depth int) ([]referrer, error) {

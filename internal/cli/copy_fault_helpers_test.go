@@ -1,0 +1,63 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	faultBinOnce sync.Once
+	faultBinPath string
+	faultBinErr  error
+)
+
+// ecrsyncBin builds cmd/ecrsync once for the tests that run it as a user would: a separate
+// process whose every byte of output is captured.
+func ecrsyncBin(t *testing.T) string {
+	t.Helper()
+	faultBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ecrsync-fault-bin-")
+		if err != nil {
+			faultBinErr = err
+			return
+		}
+		faultBinPath = filepath.Join(dir, "ecrsync")
+		out, err := exec.Command("go", "build", "-o", faultBinPath, "../../cmd/ecrsync").CombinedOutput()
+		if err != nil {
+			faultBinErr = errors.New(string(out))
+		}
+	})
+	if faultBinErr != nil {
+		t.Fatalf("building ecrsync: %v", faultBinErr)
+	}
+	return faultBinPath
+}
+
+// runEcrsync runs the binary with env added to a clean environment and returns its exit code,
+// stdout and stderr.
+func runEcrsync(t *testing.T, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ecrsyncBin(t), args...)
+	home := t.TempDir()
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "DOCKER_CONFIG=" + filepath.Join(home, ".docker")}, env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, stdout.String(), stderr.String()
+}
