@@ -86,8 +86,8 @@ func TestBootstrapUnderTheLambdaEmulator(t *testing.T) {
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_LAMBDA_FUNCTION_TIMEOUT=120",
 		"DOCKER_CONFIG=" + dir, // no credentials of this machine's user
 	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &syncBuffer{} // written by the emulator's output copiers while the test reads it
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
