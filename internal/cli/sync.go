@@ -28,9 +28,8 @@ func newSync(g *globals) *cobra.Command {
 		Use:   "sync --config FILE [--dry-run] [--output json]",
 		Short: "Reconcile: copy every selected tag that a destination lacks or has at another digest",
 		Long: `Bring every destination in line with the source, as the rules select: list the source's
-repositories (ECR: DescribeRepositories; other registries: /v2/_catalog, or the repository names
-of the rules when the registry does not list them) and their tags (ECR: ListImages; others: the
-tag list), check each tag in each destination with one HEAD, and copy what is missing or points
+repositories (ECR: DescribeRepositories; other registries: /v2/_catalog; neither when every rule
+names its repositories without globs) and their tags (ECR: ListImages; others: the tag list), check each tag in each destination with one HEAD, and copy what is missing or points
 at another digest. Tags that only a destination has are left alone. A second run right after
 copies nothing.
 
