@@ -2,7 +2,6 @@ package cli_test
 
 import (
 	"net"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -58,15 +57,9 @@ func TestHostileReferencesAreRefusedBeforeAnyRequest(t *testing.T) {
 		"tag starting with a dot":  trap + "/app:.v1",
 		"tag starting with a dash": trap + "/app:-v1",
 	}
-	// Known bug (reported with issue 7): the OCI grammar for tags is
-	// [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}, but replicate.ParseReference lets go-containerregistry
-	// check tags, and it does not check the first character: "-v1" and ".v1" are sent to the registry.
-	knownBugs := map[string]bool{"tag starting with a dash": true, "tag starting with a dot": true}
+	// The last two were a bug found here: go-containerregistry does not check a tag's first
+	// character, so replicate.ParseReference now checks the OCI grammar itself.
 	for what, ref := range hostile {
-		if knownBugs[what] && os.Getenv("ECRSYNC_KNOWN_BUGS") == "" {
-			t.Logf("KNOWN BUG, skipped: %s %q is sent to the registry", what, ref)
-			continue
-		}
 		for _, args := range [][]string{{"copy", ref, good}, {"copy", good, ref}} {
 			code, stdout, stderr := runEcrsync(t, nil, args...)
 			if code == 0 || code == 3 {

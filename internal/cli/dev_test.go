@@ -17,21 +17,10 @@ import (
 	"github.com/ecrsync/ecrsync/internal/devstack"
 )
 
-// buildBinary builds ecrsync once per test binary run.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "ecrsync")
-	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/ecrsync").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // TestDevDemo runs `ecrsync dev --demo` as a user would and checks its table and exit code.
 func TestDevDemo(t *testing.T) {
 	t.Parallel()
-	bin := buildBinary(t)
+	bin := ecrsyncBin(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "dev", "--demo", "--log-level", "warn")
@@ -64,7 +53,7 @@ func TestDevSyncsCranePush(t *testing.T) {
 		}
 		t.Skip("crane is not installed: run .ci/deps.d/10-clients.sh")
 	}
-	bin := buildBinary(t)
+	bin := ecrsyncBin(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dev := exec.CommandContext(ctx, bin, "dev", "--log-level", "warn")

@@ -64,6 +64,8 @@ func Start(ctx context.Context, opts Options) (*Registry, error) {
 	}
 	// Foreign (non-distributable) layers name URLs; distribution refuses every URL unless told.
 	cfg.Validation.Manifests.URLs.Allow = []string{"^https?://"}
+	// The catalog (GET /v2/_catalog) lists nothing unless given a page size.
+	cfg.Catalog.MaxEntries = 1000
 	cfg.Storage["delete"] = configuration.Parameters{"enabled": true}
 	cfg.Storage["maintenance"] = configuration.Parameters{"uploadpurging": map[any]any{"enabled": false}}
 	if opts.NotifyURL != "" {

@@ -8,6 +8,7 @@ import (
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/ecrsync/ecrsync/internal/reconcile"
 	"github.com/ecrsync/ecrsync/internal/rules"
 )
 
@@ -26,7 +27,13 @@ func Run(ctx context.Context, userAgent string) int {
 		log.Error("init", "err", err)
 		return 1
 	}
-	awslambda.StartWithOptions(h.Handle, awslambda.WithContext(ctx), awslambda.WithEnableSIGTERM())
+	// Pushes, SQS batches, and the scheduled reconcile with its per-repository fan-out.
+	rh, err := NewReconciling(ctx, h, cfg, ReconcileOptions{Env: reconcile.Env{Logger: log, UserAgent: userAgent}})
+	if err != nil {
+		log.Error("init", "err", err)
+		return 1
+	}
+	awslambda.StartWithOptions(rh.Handle, awslambda.WithContext(ctx), awslambda.WithEnableSIGTERM())
 	return 0
 }
 

@@ -128,14 +128,22 @@ func New(c *registry.Client, opts Options) *Copier {
 // components that start and end with a letter or digit, so no "..", no upper case.
 var repoName = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
 
+// tagName is the OCI distribution spec's grammar for a tag: no leading '.' or '-'.
+var tagName = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+
 // ParseReference parses host[:port]/repo[:tag|@digest]. A reference with neither tag nor
 // digest is returned with an empty identifier so the caller can tell it apart from ":latest".
 func ParseReference(s string) (repo name.Repository, ident string, err error) {
 	repo, ident, err = parseReference(s)
-	if err == nil && !repoName.MatchString(repo.RepositoryStr()) {
+	switch {
+	case err != nil:
+		return name.Repository{}, "", err
+	case !repoName.MatchString(repo.RepositoryStr()):
 		return name.Repository{}, "", permanent("image reference %q: repository %q is not a valid name", s, repo.RepositoryStr())
+	case ident != "" && !isDigest(ident) && !tagName.MatchString(ident):
+		return name.Repository{}, "", permanent("image reference %q: tag %q is not a valid tag", s, ident)
 	}
-	return repo, ident, err
+	return repo, ident, nil
 }
 
 func parseReference(s string) (repo name.Repository, ident string, err error) {
