@@ -158,17 +158,3 @@ func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return t.next.RoundTrip(req)
 }
-
-// Transport returns an HTTP transport tuned as the registry client's default one is (many
-// parallel streams to one host, no gzip, large buffers), for callers that must hand the client
-// a transport of their own to wrap it.
-func Transport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 256
-	t.MaxIdleConnsPerHost = 64
-	t.DisableCompression = true
-	t.ResponseHeaderTimeout = 2 * time.Minute
-	t.WriteBufferSize = 256 << 10
-	t.ReadBufferSize = 256 << 10
-	return t
-}

@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -96,10 +95,7 @@ func NewFromConfig(ctx context.Context, cfg *rules.Config, env Env, opts Options
 		keychain = kc
 	}
 
-	base := Transport()
-	if env.Insecure {
-		base.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for with --insecure
-	}
+	base := registry.NewTransport(env.Insecure)
 	client := registry.New(registry.Options{Keychain: keychain, Transport: lim.Transport(base), Insecure: env.Insecure,
 		Retry: env.Retry, Logger: log, UserAgent: env.UserAgent})
 	copier := replicate.New(client, replicate.Options{Jobs: env.CopyJobs, NoReferrers: env.NoReferrers, Logger: log})

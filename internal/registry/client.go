@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -73,23 +74,31 @@ func New(opts Options) *Client {
 	opts.Retry = opts.Retry.withDefaults()
 	base := opts.Transport
 	if base == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		// Blob copies run in parallel against one host; the default of 2 idle connections per
-		// host would make most of them dial anew.
-		t.MaxIdleConns = 256
-		t.MaxIdleConnsPerHost = 64
-		// We want the registry's bytes as they are, and no gzip work on top of sha256.
-		t.DisableCompression = true
-		t.ResponseHeaderTimeout = 2 * time.Minute
-		// Blobs stream through these buffers: 4 KiB defaults mean a syscall per 4 KiB.
-		t.WriteBufferSize = 256 << 10
-		t.ReadBufferSize = 256 << 10
-		if opts.Insecure {
-			t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for with --insecure
-		}
-		base = t
+		base = NewTransport(opts.Insecure)
 	}
 	return &Client{opts: opts, base: &uaTransport{ua: opts.UserAgent, next: base}, hosts: map[string]*http.Client{}}
+}
+
+// NewTransport returns the HTTP transport a Client uses by default: a clone of
+// http.DefaultTransport tuned for many parallel blob streams to one host, for callers that wrap
+// it (a rate limiter, instrumentation) and pass it back as Options.Transport. insecure turns off
+// TLS verification, as Options.Insecure does.
+func NewTransport(insecure bool) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	// Blob copies run in parallel against one host; the default of 2 idle connections per
+	// host would make most of them dial anew.
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 64
+	// We want the registry's bytes as they are, and no gzip work on top of sha256.
+	t.DisableCompression = true
+	t.ResponseHeaderTimeout = 2 * time.Minute
+	// Blobs stream through these buffers: 4 KiB defaults mean a syscall per 4 KiB.
+	t.WriteBufferSize = 256 << 10
+	t.ReadBufferSize = 256 << 10
+	if insecure {
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for with --insecure
+	}
+	return t
 }
 
 // Retries reports how many requests this client has sent again after a passing failure.
@@ -186,6 +195,11 @@ func (r *Repository) do(req *http.Request, ok ...int) (*http.Response, error) {
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
+		// http.Client's *url.Error names the URL it was at: after a redirect, a presigned URL
+		// whose query string carries credentials (X-Amz-Signature, X-Amz-Security-Token).
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			ue.URL = redact(ue.URL)
+		}
 		return nil, fmt.Errorf("%s %s: %w", req.Method, redact(req.URL.String()), err)
 	}
 	for _, code := range ok {
