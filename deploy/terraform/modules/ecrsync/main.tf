@@ -51,7 +51,11 @@ resource "aws_lambda_function" "this" {
   environment {
     variables = merge(
       { ECRSYNC_CONFIG = jsonencode(local.config) },
-      var.reconcile_enabled ? { ECRSYNC_RECONCILE_QUEUE_URL = aws_sqs_queue.reconcile[0].url } : {},
+      var.reconcile_enabled ? {
+        ECRSYNC_RECONCILE_QUEUE_URL = aws_sqs_queue.reconcile[0].url
+        # Each concurrent invocation paces its PutImage calls to its share of the quota.
+        ECRSYNC_PUT_RATE = format("%g", var.put_image_rate / var.reconcile_maximum_concurrency)
+      } : {},
     )
   }
 

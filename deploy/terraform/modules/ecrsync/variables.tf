@@ -252,6 +252,17 @@ variable "reconcile_maximum_concurrency" {
   }
 }
 
+variable "put_image_rate" {
+  description = "ECR PutImage calls per second the reconcile may make in the destination account and Region, shared by all its concurrent invocations (ECR's default quota is 10)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.put_image_rate > 0 && var.put_image_rate <= 1000
+    error_message = "put_image_rate must be above 0 and at most 1000."
+  }
+}
+
 variable "vpc_subnet_ids" {
   description = "Subnets to run the function in; empty runs it outside any VPC. Give vpc_security_group_ids too, and see the README for the VPC endpoints it then needs."
   type        = list(string)
