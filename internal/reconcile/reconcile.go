@@ -235,6 +235,24 @@ type task struct {
 	src     name.Repository
 	tag     Tag
 	targets []rules.Target
+	names   map[string]bool // every tag of the source repository
+}
+
+// signedLater reports whether the source holds referrer tags for d (the fallback tag
+// sha256-<hex> or cosign's .sig/.att/.sbom): a signature or SBOM added after the image was
+// synced. The copy engine then brings over whatever of them the destination lacks, even though
+// the image itself is in sync.
+func (t task) signedLater(d digest.Digest) bool {
+	if d == "" {
+		return false
+	}
+	base := registry.TagFor(d)
+	for _, suffix := range []string{"", ".sig", ".att", ".sbom"} {
+		if t.names[base+suffix] {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *Reconciler) run(ctx context.Context, repos []string) *Report {
@@ -302,6 +320,10 @@ func (r *Reconciler) listRepository(ctx context.Context, repo string, tasks chan
 		r.log.WarnContext(ctx, "listing tags failed", "src", it.Src, "err", err)
 		return 0, []Item{it}
 	}
+	names := make(map[string]bool, len(tags))
+	for _, t := range tags {
+		names[t.Name] = true
+	}
 	n := 0
 	for _, t := range tags {
 		targets := r.cfg.Match(repo, t.Name)
@@ -310,7 +332,7 @@ func (r *Reconciler) listRepository(ctx context.Context, repo string, tasks chan
 		}
 		n++
 		select {
-		case tasks <- task{src: src, tag: t, targets: targets}:
+		case tasks <- task{src: src, tag: t, targets: targets, names: names}:
 		case <-ctx.Done():
 			return n, []Item{{Src: src.String(), Status: Skipped, Reason: "stopped before every tag was checked: " + ctx.Err().Error()}}
 		}
@@ -365,9 +387,11 @@ func (r *Reconciler) syncTarget(ctx context.Context, t task, tg rules.Target, wa
 	}
 	have, err := r.client.Repository(dst).Head(ctx, t.tag.Name)
 	switch {
-	case err == nil && have.Digest == want:
+	case err == nil && have.Digest == want && (r.opts.DryRun || !t.signedLater(want)):
 		it.Status = InSync
 		return it
+	case err == nil && have.Digest == want:
+		// In sync, but the source has referrer tags for it: let the engine bring any new ones.
 	case err == nil:
 		it.DstDigest = have.Digest
 	case errors.Is(err, registry.ErrNotFound):
@@ -405,6 +429,8 @@ func (r *Reconciler) syncTarget(ctx context.Context, t task, tg rules.Target, wa
 	case err != nil:
 		// The engine has logged the failure with its side and cause.
 		it.Status, it.Reason, it.Retryable = Failed, err.Error(), replicate.Retryable(err)
+	case res.UpToDate && res.Referrers > 0:
+		it.Status, it.Reason = Copied, "signatures or SBOMs added since the image was synced"
 	case res.UpToDate:
 		it.Status = InSync // another writer (an event) got there between the HEAD and the copy
 	default:
