@@ -23,7 +23,9 @@ func fieldErr(field, format string, a ...any) error {
 }
 
 var (
-	roleARNRE = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$`)
+	// The role's path and name are at most 512 characters: checked with len, since a counted
+	// repetition that large makes the regexp cost 3 ms to compile at every start.
+	roleARNRE = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$`)
 	hostRE    = regexp.MustCompile(`^(\[[0-9a-fA-F:.]+\]|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)(:[0-9]{1,5})?$`)
 	// Glob shapes: a repository glob is a repository name in which '*' and '?' may stand for
 	// name characters; a tag glob likewise for tags.
@@ -115,7 +117,7 @@ func (r *Registry) validate(field string) error {
 		return fieldErr(field, "fips and dual_stack choose the host derived from account_id and region; with registry, name that host directly")
 	}
 	if r.RoleARN != "" {
-		if !roleARNRE.MatchString(r.RoleARN) {
+		if !roleARNRE.MatchString(r.RoleARN) || len(r.RoleARN[strings.Index(r.RoleARN, ":role/")+6:]) > 512 {
 			return fieldErr(field+".role_arn", "%q: want arn:PARTITION:iam::ACCOUNT:role/NAME", r.RoleARN)
 		}
 		if _, ok := r.ECR(); !ok {
