@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"regexp"
 	"slices"
 	"strings"
@@ -31,6 +32,13 @@ func (f *copyFlags) register(cmd *cobra.Command) {
 	cmd.Flags().IntVarP(&f.jobs, "jobs", "j", replicate.DefaultJobs, "blobs copied at once")
 	cmd.Flags().BoolVar(&f.noReferrers, "no-referrers", false, "skip signatures, SBOMs and other referrers")
 	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "allow plain HTTP and unverified TLS for registries that are not on loopback")
+}
+
+// warn says, once per run, that --insecure turned off TLS verification.
+func (f *copyFlags) warn(log *slog.Logger) {
+	if f.insecure {
+		log.Warn("--insecure: TLS certificates of registries not on loopback are not verified, and plain HTTP is allowed")
+	}
 }
 
 func newCopy(g *globals) *cobra.Command {
@@ -64,6 +72,7 @@ registries on loopback are spoken to over plain HTTP.`,
 			if f.jobs < 1 {
 				return usageError{fmt.Errorf("--jobs must be at least 1")}
 			}
+			f.warn(log)
 			opts := replicate.Options{Jobs: f.jobs, NoReferrers: f.noReferrers, Logger: log}
 			var bar *progressBar
 			if isTerminal(g.stderr) && g.output == "text" {

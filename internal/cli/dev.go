@@ -144,7 +144,7 @@ func startStack(ctx context.Context, f devFlags, log *slog.Logger, out io.Writer
 		s.close()
 		return nil, usageError{err}
 	}
-	s.handler, err = lambda.New(ctx, cfg, lambda.Options{Logger: log, Jobs: f.jobs, NoReferrers: f.noReferrers,
+	s.handler, err = lambda.New(ctx, cfg, lambda.Options{Logger: log, Jobs: f.jobs, NoReferrers: f.noReferrers, Insecure: f.insecure,
 		UserAgent: "ecrsync/" + Version, AWS: &aws.Config{}, Fallback: devstack.Anonymous{}})
 	if err != nil {
 		s.close()

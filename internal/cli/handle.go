@@ -44,6 +44,7 @@ Exit codes: 0 synced or nothing to do (malformed events included: no retry fixes
 			if f.jobs < 1 {
 				return usageError{fmt.Errorf("--jobs must be at least 1")}
 			}
+			f.warn(log)
 			cfg, err := rules.Resolve(configPath, os.Getenv)
 			if err != nil {
 				return usageError{err}
@@ -61,7 +62,7 @@ Exit codes: 0 synced or nothing to do (malformed events included: no retry fixes
 			if err != nil {
 				return fmt.Errorf("reading the event: %w", err)
 			}
-			h, err := lambda.New(cmd.Context(), cfg, lambda.Options{Logger: log, Jobs: f.jobs, NoReferrers: f.noReferrers,
+			h, err := lambda.New(cmd.Context(), cfg, lambda.Options{Logger: log, Jobs: f.jobs, NoReferrers: f.noReferrers, Insecure: f.insecure,
 				UserAgent: "ecrsync/" + Version})
 			if err != nil {
 				return err

@@ -66,6 +66,7 @@ failures (throttling, 5xx, network): run it again, 4 (--dry-run) something would
 			if ecrRate == 0 {
 				ecrRate = -1 // not paced
 			}
+			f.warn(log)
 			r, _, err := reconcile.NewFromConfig(cmd.Context(), cfg, reconcile.Env{Insecure: f.insecure, CopyJobs: f.jobs,
 				NoReferrers: f.noReferrers, ECRPutRate: ecrRate, Logger: log, UserAgent: "ecrsync/" + Version},
 				reconcile.Options{Jobs: parallel, DryRun: dryRun, Logger: log})

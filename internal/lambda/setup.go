@@ -30,6 +30,8 @@ type Options struct {
 	Fallback authn.Keychain
 	// Retry is the per-request retry policy; zero means registry.DefaultRetryPolicy.
 	Retry registry.RetryPolicy
+	// Insecure allows plain HTTP and unverified TLS for registries not on loopback.
+	Insecure bool
 }
 
 // New builds a Handler for cfg: ECR registries (named by account and Region, or by an ECR host)
@@ -62,7 +64,7 @@ func New(ctx context.Context, cfg *rules.Config, o Options) (*Handler, error) {
 			add(&cfg.Rules[i].Destinations[j].Registry)
 		}
 	}
-	client := registry.New(registry.Options{Keychain: kc, Logger: log, UserAgent: o.UserAgent, Retry: o.Retry})
+	client := registry.New(registry.Options{Keychain: kc, Logger: log, UserAgent: o.UserAgent, Retry: o.Retry, Insecure: o.Insecure})
 	// The engine's own "copied" line is Debug here: the handler writes the one line per
 	// event and destination.
 	cp := replicate.New(client, replicate.Options{Jobs: o.Jobs, NoReferrers: o.NoReferrers, Logger: quiet(log)})
