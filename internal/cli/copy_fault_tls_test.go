@@ -1,0 +1,100 @@
+package cli_test
+
+import (
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// TestTLSVerificationStaysOnUnlessInsecure points `ecrsync copy` at a registry with a name that
+// is not loopback (registry.test:443), reached through an HTTPS proxy (the environment's
+// HTTPS_PROXY, as in a VPC) that tunnels to a local TLS server whose certificate no CA signed.
+// Without --insecure the handshake must fail before any request, with a permanent error that
+// says so; with --insecure requests go through, and a warning says verification is off.
+func TestTLSVerificationStaysOnUnlessInsecure(t *testing.T) {
+	t.Parallel()
+	var requests atomic.Int32
+	reg := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"no such manifest"}]}`)
+	}))
+	reg.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes are the point
+	reg.StartTLS()
+	t.Cleanup(reg.Close)
+	var mu sync.Mutex
+	var tunnels []string
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+			return
+		}
+		mu.Lock()
+		tunnels = append(tunnels, r.Host)
+		mu.Unlock()
+		up, err := net.Dial("tcp", reg.Listener.Addr().String()) // every name leads to the test server
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		down, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			up.Close()
+			return
+		}
+		go func() { io.Copy(up, down); up.Close() }()
+		io.Copy(down, up)
+		down.Close()
+	}))
+	t.Cleanup(proxy.Close)
+	env := []string{"HTTPS_PROXY=" + proxy.URL}
+	const src = "registry.test:443/app:v1"
+	dst := "127.0.0.1:1/app" // never reached: the source fails first
+
+	code, _, stderr := runEcrsync(t, env, "copy", src, dst)
+	mu.Lock()
+	n := len(tunnels)
+	mu.Unlock()
+	if n == 0 {
+		t.Fatalf("no CONNECT reached the proxy: the test proves nothing\nstderr: %s", stderr)
+	}
+	if requests.Load() != 0 {
+		t.Fatalf("%d requests reached a registry whose certificate does not verify", requests.Load())
+	}
+	if code == 0 || !strings.Contains(stderr, "certificate") {
+		t.Fatalf("exit %d; want a failure that names the certificate\nstderr: %s", code, stderr)
+	}
+	strict := os.Getenv("ECRSYNC_KNOWN_BUGS") != ""
+	if code != 1 {
+		// Known bug (reported with issue 7): replicate.Retryable calls every error that is not a
+		// registry answer "transport trouble", so an unverifiable certificate exits 3 and a
+		// Lambda would retry it; x509 errors (tls.CertificateVerificationError) are permanent.
+		if strict {
+			t.Errorf("exit %d for an unverifiable certificate, want 1 (permanent)", code)
+		} else {
+			t.Logf("KNOWN BUG: exit %d for an unverifiable certificate, want 1 (permanent)", code)
+		}
+	}
+
+	code, _, stderr = runEcrsync(t, env, "copy", "--insecure", src, dst)
+	if requests.Load() == 0 {
+		t.Fatalf("with --insecure no request reached the registry (exit %d)\nstderr: %s", code, stderr)
+	}
+	if !strings.Contains(strings.ToLower(stderr), "insecure") && !strings.Contains(strings.ToLower(stderr), "verif") {
+		// Known bug (reported with issue 7): --insecure turns verification off silently.
+		if strict {
+			t.Errorf("--insecure gave no warning that TLS verification is off\nstderr: %s", stderr)
+		} else {
+			t.Logf("KNOWN BUG: --insecure gave no warning that TLS verification is off")
+		}
+	}
+}
