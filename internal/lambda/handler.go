@@ -220,6 +220,9 @@ func (h *Handler) HandlePush(ctx context.Context, p event.Push) ([]Outcome, erro
 	return outs, nil
 }
 
+// maxFollow bounds the copies one event makes of one tag while the source tag keeps moving.
+const maxFollow = 3
+
 func (h *Handler) copyOne(ctx context.Context, p event.Push, srcRepo name.Repository, t rules.Target) Outcome {
 	start := time.Now()
 	o := Outcome{Event: p.ID, Src: srcRepo.String() + ":" + p.Tag, Dst: t.String(), Tag: p.Tag, EventDigest: p.Digest}
@@ -230,8 +233,30 @@ func (h *Handler) copyOne(ctx context.Context, p event.Push, srcRepo name.Reposi
 		return o
 	}
 	// Copy by tag: the engine reads what the source tag points at now, compares it with what the
-	// destination tag points at, and sends only what is missing.
-	res, err := h.Copier.CopyRef(ctx, srcRepo, p.Tag, dstRepo, p.Tag)
+	// destination tag points at, and sends only what is missing. Copies of one tag by handlers
+	// that started at different times can finish out of order, the older digest last; so after a
+	// copy that put something, look once more: the last writer then always leaves the source's
+	// current digest. Bounded: a tag pushed faster than it copies is left to the next event.
+	var res *replicate.Result
+	copied := false
+	for attempt := 0; attempt < maxFollow; attempt++ {
+		var r *replicate.Result
+		r, err = h.Copier.CopyRef(ctx, srcRepo, p.Tag, dstRepo, p.Tag)
+		if r != nil {
+			if res != nil {
+				r.BytesSent += res.BytesSent
+				r.BlobsSkipped += res.BlobsSkipped
+			}
+			res = r
+		}
+		if err != nil || r.UpToDate {
+			break
+		}
+		copied = true
+	}
+	if res != nil && copied {
+		res.UpToDate = false
+	}
 	o.DurationMs = time.Since(start).Milliseconds()
 	if res != nil {
 		o.Digest, o.Bytes, o.BlobsSkipped = res.Digest.String(), res.BytesSent, res.BlobsSkipped

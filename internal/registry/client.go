@@ -137,18 +137,60 @@ func (c *Client) http(reg name.Registry) (*http.Client, error) {
 	if hc, ok := c.hosts[host]; ok {
 		return hc, nil
 	}
-	auth, err := c.opts.Keychain.Resolve(reg)
-	if err != nil {
-		return nil, fmt.Errorf("resolving credentials for %s: %w", host, err)
+	auth := &refreshing{kc: c.opts.Keychain, reg: reg}
+	if _, err := auth.current(); err != nil {
+		return nil, err
 	}
 	at := &authTransport{host: host, scheme: c.Scheme(host), auth: auth, next: c.base}
-	rt := &retryTransport{next: at, policy: c.opts.Retry, log: c.opts.Logger, retries: &c.retries}
-	if inv, ok := auth.(Invalidator); ok {
-		rt.expired = inv.Invalidate
-	}
+	rt := &retryTransport{next: at, policy: c.opts.Retry, log: c.opts.Logger, retries: &c.retries, expired: auth.Invalidate}
 	hc := &http.Client{Transport: rt}
 	c.hosts[host] = hc
 	return hc, nil
+}
+
+// refreshing holds a registry's credentials and, once the registry says they expired, gets them
+// anew: an authenticator that caches (ECR's) drops its cache; any other is resolved again from
+// the keychain, so a credential helper (docker-credential-ecr-login and kin) is asked for the
+// fresh token it has.
+type refreshing struct {
+	kc  authn.Keychain
+	reg name.Registry
+
+	mu   sync.Mutex
+	auth authn.Authenticator
+}
+
+func (r *refreshing) current() (authn.Authenticator, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.auth == nil {
+		a, err := r.kc.Resolve(r.reg)
+		if err != nil {
+			return nil, fmt.Errorf("resolving credentials for %s: %w", r.reg.RegistryStr(), err)
+		}
+		r.auth = a
+	}
+	return r.auth, nil
+}
+
+// Authorization implements authn.Authenticator.
+func (r *refreshing) Authorization() (*authn.AuthConfig, error) {
+	a, err := r.current()
+	if err != nil {
+		return nil, err
+	}
+	return a.Authorization()
+}
+
+// Invalidate implements Invalidator.
+func (r *refreshing) Invalidate() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if inv, ok := r.auth.(Invalidator); ok {
+		inv.Invalidate()
+		return
+	}
+	r.auth = nil
 }
 
 // uaTransport sets the User-Agent header.

@@ -3,6 +3,8 @@ package registry
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"log/slog"
@@ -80,7 +82,7 @@ type retryTransport struct {
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-	reauthed := false
+	reauthed := 0
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 && req.GetBody != nil {
 			body, err := req.GetBody()
@@ -122,13 +124,19 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // classify decides whether a result is worth another try and how long the registry asked us to wait.
-func (t *retryTransport) classify(resp *http.Response, err error, reauthed *bool) (time.Duration, bool) {
+// maxReauth bounds how often a HEAD answered 403 is sent again with fresh credentials.
+const maxReauth = 2
+
+func (t *retryTransport) classify(resp *http.Response, err error, reauthed *int) (time.Duration, bool) {
 	if err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return 0, false
 		}
 		if e := (*Error)(nil); errors.As(err, &e) {
 			return 0, e.Temporary() // a token realm's answer: 401 is final, 5xx passes
+		}
+		if IsCertificateError(err) {
+			return 0, false // a certificate that does not verify will not verify next time
 		}
 		return 0, true // connection refused or reset, EOF, TLS handshake timeout
 	}
@@ -140,9 +148,9 @@ func (t *retryTransport) classify(resp *http.Response, err error, reauthed *bool
 	case resp.StatusCode == http.StatusForbidden && resp.Request.Method == http.MethodHead:
 		// A HEAD answer has no body to say why. With cached credentials that may have expired,
 		// drop them and ask once more; a real denial answers 403 again.
-		if t.expired != nil && !*reauthed {
+		if t.expired != nil && *reauthed < maxReauth {
 			t.expired()
-			*reauthed = true
+			*reauthed++
 			return 0, true
 		}
 	case resp.StatusCode == http.StatusForbidden:
@@ -178,4 +186,14 @@ func (t *retryTransport) retryAfter(resp *http.Response) time.Duration {
 	// Jitter a little so that many clients told the same value do not return together.
 	d += rand.N(d/10 + 1)
 	return min(d, t.policy.Max)
+}
+
+// IsCertificateError reports whether err is a TLS certificate that failed verification: not a
+// passing fault, but a registry to trust explicitly (or --insecure).
+func IsCertificateError(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ci x509.CertificateInvalidError
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
 }

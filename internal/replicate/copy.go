@@ -10,6 +10,7 @@ package replicate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"regexp"
@@ -446,6 +447,7 @@ func (j *job) ensureBlob(ctx context.Context, d ocispec.Descriptor) error {
 		return nil
 	}
 	var last error
+	mismatches := 0
 	for attempt := 0; attempt < j.cp.opts.BlobAttempts; attempt++ {
 		if attempt > 0 {
 			wait := registry.DefaultRetryPolicy.Backoff(attempt - 1)
@@ -455,6 +457,9 @@ func (j *job) ensureBlob(ctx context.Context, d ocispec.Descriptor) error {
 			}
 		}
 		last = j.stream(ctx, d)
+		if errors.Is(last, registry.ErrDigestMismatch) {
+			mismatches++
+		}
 		if last == nil {
 			atomic.AddInt64(&j.res.Blobs, 1)
 			j.remember(d.Digest)
@@ -464,6 +469,12 @@ func (j *job) ensureBlob(ctx context.Context, d ocispec.Descriptor) error {
 		if !Retryable(last) || ctx.Err() != nil {
 			break
 		}
+	}
+	if mismatches == j.cp.opts.BlobAttempts {
+		// Every download failed verification: the source holds bad bytes, and no retry later
+		// fixes that.
+		return &PermanentError{Err: fmt.Errorf("source blob %s@%s did not match its digest in %d downloads: %w",
+			j.src, d.Digest, mismatches, last)}
 	}
 	return last
 }

@@ -47,6 +47,8 @@ func hint(side Side, err error) string {
 		return " (create the destination repository, or give the account an ECR repository creation template with CREATE_ON_PUSH)"
 	case errors.Is(err, registry.ErrTagImmutable):
 		return " (the destination tag is immutable and points at another image: push a new tag, or make the repository's tags mutable)"
+	case registry.IsCertificateError(err):
+		return " (the registry's TLS certificate does not verify: add its CA to the system's trust store, or pass --insecure)"
 	case errors.Is(err, registry.ErrNotFound) && side == Src:
 		return " (the image is gone from the source)"
 	}
@@ -73,7 +75,7 @@ func Retryable(err error) bool {
 		return re.Temporary() || retryableCode(re.Code) || errors.Is(re, registry.ErrBlobUnknown)
 	}
 	var pe *PermanentError
-	if errors.As(err, &pe) {
+	if errors.As(err, &pe) || registry.IsCertificateError(err) {
 		return false
 	}
 	return true // connection refused or reset, EOF, digest mismatch: transport trouble
