@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,16 +72,9 @@ func TestTLSVerificationStaysOnUnlessInsecure(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, "certificate") {
 		t.Fatalf("exit %d; want a failure that names the certificate\nstderr: %s", code, stderr)
 	}
-	strict := os.Getenv("ECRSYNC_KNOWN_BUGS") != ""
 	if code != 1 {
-		// Known bug (reported with issue 7): replicate.Retryable calls every error that is not a
-		// registry answer "transport trouble", so an unverifiable certificate exits 3 and a
-		// Lambda would retry it; x509 errors (tls.CertificateVerificationError) are permanent.
-		if strict {
-			t.Errorf("exit %d for an unverifiable certificate, want 1 (permanent)", code)
-		} else {
-			t.Logf("KNOWN BUG: exit %d for an unverifiable certificate, want 1 (permanent)", code)
-		}
+		// Was a bug found here: an unverifiable certificate counted as transport trouble, exit 3.
+		t.Errorf("exit %d for an unverifiable certificate, want 1 (permanent)", code)
 	}
 
 	code, _, stderr = runEcrsync(t, env, "copy", "--insecure", src, dst)
@@ -90,11 +82,6 @@ func TestTLSVerificationStaysOnUnlessInsecure(t *testing.T) {
 		t.Fatalf("with --insecure no request reached the registry (exit %d)\nstderr: %s", code, stderr)
 	}
 	if !strings.Contains(strings.ToLower(stderr), "insecure") && !strings.Contains(strings.ToLower(stderr), "verif") {
-		// Known bug (reported with issue 7): --insecure turns verification off silently.
-		if strict {
-			t.Errorf("--insecure gave no warning that TLS verification is off\nstderr: %s", stderr)
-		} else {
-			t.Logf("KNOWN BUG: --insecure gave no warning that TLS verification is off")
-		}
+		t.Errorf("--insecure gave no warning that TLS verification is off\nstderr: %s", stderr)
 	}
 }
