@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# README's test command (`make test`): vet, every Go test with the race detector (real
-# registries on 127.0.0.1, the Lambda emulator), then the offline Terraform checks.
+# README's test command (`make test`, also what CI runs): install what this machine lacks
+# (idempotent, seconds when present; ~10 minutes on a new machine, mostly building terraform and
+# tflint), then vet, every Go test with the race detector (real registries on 127.0.0.1, the
+# Lambda emulator, real clients), then the offline Terraform checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$(go env GOPATH)/bin:$PATH"
+for f in .ci/deps.d/*.sh; do
+  echo "== $f"
+  bash "$f"
+done
 echo "== go vet"
 go vet ./...
 echo "== go test -race"
