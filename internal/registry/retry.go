@@ -125,7 +125,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // classify decides whether a result is worth another try and how long the registry asked us to wait.
 // maxReauth bounds how often a HEAD answered 403 is sent again with fresh credentials.
-const maxReauth = 2
+const maxReauth = 4
 
 func (t *retryTransport) classify(resp *http.Response, err error, reauthed *int) (time.Duration, bool) {
 	if err != nil {
