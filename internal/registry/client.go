@@ -7,8 +7,8 @@ package registry
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -57,6 +57,7 @@ type Client struct {
 	base    http.RoundTripper
 	mu      sync.Mutex
 	hosts   map[string]*http.Client
+	schemes sync.Map // host -> scheme learnt for Insecure registries
 	retries atomic.Int64
 }
 
@@ -122,11 +123,32 @@ func IsLoopback(host string) bool {
 }
 
 // Scheme returns the URL scheme used for a registry host.
+//
+// Loopback registries speak plain HTTP. Others speak HTTPS with verified certificates; with
+// Insecure, HTTPS without verification, or plain HTTP when the registry answers HTTPS with HTTP
+// (learnt once per host).
 func (c *Client) Scheme(host string) string {
-	if IsLoopback(host) || c.opts.Insecure && !strings.HasSuffix(host, ":443") {
+	if IsLoopback(host) {
 		return "http"
 	}
-	return "https"
+	if !c.opts.Insecure {
+		return "https"
+	}
+	if v, ok := c.schemes.Load(host); ok {
+		return v.(string)
+	}
+	scheme := "https"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+host+"/v2/", nil)
+	if resp, err := c.base.RoundTrip(req); err == nil {
+		resp.Body.Close()
+	} else if errors.Is(err, http.ErrSchemeMismatch) || strings.Contains(err.Error(), http.ErrSchemeMismatch.Error()) {
+		scheme = "http"
+	}
+	c.opts.Logger.Warn("TLS verification is off for this registry (--insecure)", "registry", host, "scheme", scheme)
+	c.schemes.Store(host, scheme)
+	return scheme
 }
 
 // http returns the HTTP client for a registry host, creating it on first use.
