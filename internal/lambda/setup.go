@@ -53,17 +53,11 @@ func New(ctx context.Context, cfg *rules.Config, o Options) (*Handler, error) {
 		awsCfg = c
 	}
 	kc := ecr.NewKeychain(ecr.KeychainOptions{AWS: awsCfg, Fallback: o.Fallback, Logger: log})
-	add := func(r *rules.Registry) {
+	cfg.Registries(func(r *rules.Registry) {
 		if l, ok := r.ECR(); ok {
 			kc.Add(r.Host(), l, r.RoleARN)
 		}
-	}
-	add(&cfg.Source)
-	for i := range cfg.Rules {
-		for j := range cfg.Rules[i].Destinations {
-			add(&cfg.Rules[i].Destinations[j].Registry)
-		}
-	}
+	})
 	client := registry.New(registry.Options{Keychain: kc, Logger: log, UserAgent: o.UserAgent, Retry: o.Retry, Insecure: o.Insecure})
 	// The engine's own "copied" line is Debug here: the handler writes the one line per
 	// event and destination.

@@ -63,18 +63,12 @@ func NewFromConfig(ctx context.Context, cfg *rules.Config, env Env, opts Options
 		role string
 	}
 	var ecrs []ecrReg
-	add := func(r *rules.Registry) {
+	cfg.Registries(func(r *rules.Registry) {
 		if l, ok := r.ECR(); ok {
 			ecrs = append(ecrs, ecrReg{r.Host(), l, r.RoleARN})
 			lim.Hosts[strings.ToLower(r.Host())] = l
 		}
-	}
-	add(&cfg.Source)
-	for i := range cfg.Rules {
-		for j := range cfg.Rules[i].Destinations {
-			add(&cfg.Rules[i].Destinations[j].Registry)
-		}
-	}
+	})
 
 	keychain := fallback
 	var awsCfg aws.Config

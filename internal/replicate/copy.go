@@ -247,6 +247,28 @@ type once struct {
 	err  error
 }
 
+// wait returns the work's outcome once it is done.
+func (o *once) wait(ctx context.Context) error {
+	select {
+	case <-o.done:
+		return o.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// claim returns the work for d in m and whether the caller owns it (must do it and close done).
+func (j *job) claim(m map[digest.Digest]*once, d digest.Digest) (*once, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if o, ok := m[d]; ok {
+		return o, false
+	}
+	o := &once{done: make(chan struct{})}
+	m[d] = o
+	return o, true
+}
+
 // job is one Copy in flight.
 type job struct {
 	cp       *Copier
@@ -313,20 +335,9 @@ func (j *job) run(ctx context.Context, top *registry.Manifest, dstRef string) er
 
 // copyManifest copies m's blobs and children, then puts m by digest, once per copy.
 func (j *job) copyManifest(ctx context.Context, m *registry.Manifest) error {
-	j.mu.Lock()
-	o, ok := j.manifests[m.Descriptor.Digest]
-	if !ok {
-		o = &once{done: make(chan struct{})}
-		j.manifests[m.Descriptor.Digest] = o
-	}
-	j.mu.Unlock()
-	if ok {
-		select {
-		case <-o.done:
-			return o.err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	o, owner := j.claim(j.manifests, m.Descriptor.Digest)
+	if !owner {
+		return o.wait(ctx)
 	}
 	defer close(o.done)
 	o.err = j.copyChildren(ctx, m)
@@ -396,20 +407,9 @@ func (j *job) copyBlob(ctx context.Context, d ocispec.Descriptor) error {
 		// Foreign / non-distributable layer: clients fetch it from its URLs; keep the reference.
 		return nil
 	}
-	j.mu.Lock()
-	o, ok := j.blobs[d.Digest]
-	if !ok {
-		o = &once{done: make(chan struct{})}
-		j.blobs[d.Digest] = o
-	}
-	j.mu.Unlock()
-	if ok {
-		select {
-		case <-o.done:
-			return o.err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	o, owner := j.claim(j.blobs, d.Digest)
+	if !owner {
+		return o.wait(ctx)
 	}
 	defer close(o.done)
 	select {

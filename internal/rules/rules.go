@@ -170,3 +170,13 @@ func FromSeed(getenv func(string) string) (*Config, error) {
 	}
 	return c, nil
 }
+
+// Registries calls fn for the source and every destination's registry, in order.
+func (c *Config) Registries(fn func(*Registry)) {
+	fn(&c.Source)
+	for i := range c.Rules {
+		for j := range c.Rules[i].Destinations {
+			fn(&c.Rules[i].Destinations[j].Registry)
+		}
+	}
+}
