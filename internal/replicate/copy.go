@@ -384,6 +384,14 @@ func (j *job) copyChild(ctx context.Context, d ocispec.Descriptor) error {
 // putManifest puts m's exact bytes under ref in the destination.
 func (j *job) putManifest(ctx context.Context, m *registry.Manifest, ref string) error {
 	indexed, err := j.dst.PutManifest(ctx, ref, m)
+	if err != nil && errors.Is(err, registry.ErrTagImmutable) {
+		// An immutable tag refuses even the same image put again (ECR says
+		// ImageAlreadyExistsException for that, which is success). Another writer may have put it
+		// since we looked: if the tag holds this digest, the work is done.
+		if have, herr := j.dst.Head(ctx, ref); herr == nil && have.Digest == m.Descriptor.Digest {
+			return nil
+		}
+	}
 	if err != nil {
 		if errors.Is(err, registry.ErrBlobUnknown) {
 			// Something we believed present is gone: forget it all, so a retry checks again.
