@@ -12,10 +12,7 @@ import (
 	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/ecrsync/ecrsync/internal/ecr"
@@ -48,54 +45,29 @@ var ErrNoCatalog = errors.New("the registry does not list its repositories (/v2/
 type OCI struct {
 	Client   *registry.Client
 	Host     string         // the registry's host[:port]
-	Keychain authn.Keychain // for the catalog; nil means anonymous
 	// PageSize is the catalog page size; 0 means 1000.
 	PageSize int
 }
 
 // Repositories implements Lister.
 func (o *OCI) Repositories(ctx context.Context) ([]string, error) {
-	reg, err := name.NewRegistry(o.Host, name.StrictValidation)
-	if err != nil {
-		return nil, fmt.Errorf("registry %q: %w", o.Host, err)
-	}
-	if registry.IsLoopback(o.Host) {
-		reg, _ = name.NewRegistry(o.Host, name.StrictValidation, name.Insecure)
-	}
-	kc := o.Keychain
-	if kc == nil {
-		kc = authn.NewMultiKeychain()
-	}
 	n := o.PageSize
 	if n <= 0 {
 		n = 1000
 	}
-	repos, err := remote.Catalog(ctx, reg, remote.WithAuthFromKeychain(kc), remote.WithPageSize(n))
-	if hasCode(err, "PAGINATION_NUMBER_INVALID") {
+	repos, err := o.Client.Catalog(ctx, o.Host, n)
+	var re *registry.Error
+	if errors.As(err, &re) && re.Code == "PAGINATION_NUMBER_INVALID" {
 		// distribution refuses an n above its catalog.maxentries: take its own page size.
-		repos, err = remote.Catalog(ctx, reg, remote.WithAuthFromKeychain(kc))
+		repos, err = o.Client.Catalog(ctx, o.Host, 100)
 	}
 	if err != nil {
-		var te *transport.Error
-		if errors.As(err, &te) && (te.StatusCode == 404 || te.StatusCode == 405 || te.StatusCode == 401 || te.StatusCode == 403) {
+		if errors.As(err, &re) && (re.StatusCode == 404 || re.StatusCode == 405 || re.StatusCode == 401 || re.StatusCode == 403) {
 			return nil, fmt.Errorf("listing repositories of %s: %w: %v", o.Host, ErrNoCatalog, err)
 		}
 		return nil, fmt.Errorf("listing repositories of %s: %w", o.Host, err)
 	}
 	return repos, nil
-}
-
-func hasCode(err error, code string) bool {
-	var te *transport.Error
-	if !errors.As(err, &te) {
-		return false
-	}
-	for _, d := range te.Errors {
-		if string(d.Code) == code {
-			return true
-		}
-	}
-	return false
 }
 
 // Tags implements Lister.

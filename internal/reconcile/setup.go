@@ -94,7 +94,7 @@ func NewFromConfig(ctx context.Context, cfg *rules.Config, env Env, opts Options
 		Retry: env.Retry, Logger: log, UserAgent: env.UserAgent})
 	copier := replicate.New(client, replicate.Options{Jobs: env.CopyJobs, NoReferrers: env.NoReferrers, Logger: log})
 
-	var lister Lister = &OCI{Client: client, Host: cfg.Source.Host(), Keychain: keychain, PageSize: env.ListPageSize}
+	var lister Lister = &OCI{Client: client, Host: cfg.Source.Host(), PageSize: env.ListPageSize}
 	if l, ok := cfg.Source.ECR(); ok {
 		lister = &ECR{API: NewECRAPI(awsCfg, l, cfg.Source.RoleARN), Account: l.Account, PageSize: int32(min(env.ListPageSize, ecrPage))}
 	}

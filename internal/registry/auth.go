@@ -177,6 +177,9 @@ func splitParams(s string) []string {
 
 // scopeFor derives the token scope a request needs from its path and method.
 func scopeFor(req *http.Request) string {
+	if req.URL.Path == "/v2/_catalog" {
+		return "registry:catalog:*"
+	}
 	p := strings.TrimPrefix(req.URL.Path, "/v2/")
 	var repo string
 	for _, sep := range []string{"/manifests/", "/blobs/", "/tags/", "/referrers/"} {

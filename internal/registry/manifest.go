@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"strconv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -254,6 +256,37 @@ func (r *Repository) Tags(ctx context.Context) ([]string, error) {
 			return nil, fmt.Errorf("decoding tags of %s: %w", r, err)
 		}
 		out = append(out, page.Tags...)
+		next = nextLink(resp)
+	}
+	return out, nil
+}
+
+// Catalog lists the repositories of the registry at host through /v2/_catalog (an extension of
+// the Docker Registry HTTP API V2 that distribution, Harbor and Zot serve; most hosted registries
+// refuse it), n per page, following pagination.
+func (c *Client) Catalog(ctx context.Context, host string, n int) ([]string, error) {
+	reg, err := name.NewRegistry(host, name.StrictValidation)
+	if err != nil {
+		return nil, fmt.Errorf("registry %q: %w", host, err)
+	}
+	// Any repository handle reaches the host; the catalog is not under a repository.
+	r := &Repository{c: c, repo: reg.Repo("catalog")}
+	var out []string
+	next := c.Scheme(host) + "://" + host + "/v2/_catalog?n=" + strconv.Itoa(n)
+	for next != "" {
+		resp, err := r.do(r.newRequest(ctx, http.MethodGet, next, nil), http.StatusOK)
+		if err != nil {
+			return nil, err
+		}
+		var page struct {
+			Repositories []string `json:"repositories"`
+		}
+		err = json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&page)
+		resp.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("decoding the catalog of %s: %w", host, err)
+		}
+		out = append(out, page.Repositories...)
 		next = nextLink(resp)
 	}
 	return out, nil
