@@ -253,8 +253,8 @@ workload_burst() {
 
 # burst-batch: the same tags, each peer in the batch mode a user would pick
 # for "copy every tag of this repository": crane copy --all-tags, regsync once
-# (type repository), skopeo sync. ecrsync has no batch mode yet, so it runs
-# its per-tag loop here too; oras has none at all and is left out.
+# (type repository), skopeo sync, ecrsync copy --all-tags (one process, default
+# --parallel); oras has none at all and is left out.
 workload_burst_batch() {
   start_registries
   local tags="$WORK/burst-tags.txt"
@@ -267,10 +267,7 @@ workload_burst_batch() {
       d="$DST/batch-$tool-$r"
       v="-tags $tags $SRC/burst $d"
       case $tool in
-        ecrsync)
-          copy_cmd ecrsync "$SRC/burst:{}" "$d:{}"
-          measure burst-batch ecrsync "$r" "$v" -each "$tags" -- "${CMD[@]}"
-          ;;
+        ecrsync) measure burst-batch ecrsync "$r" "$v" -- "$ECRSYNC" copy --all-tags "$SRC/burst" "$d" ;;
         crane) measure burst-batch crane "$r" "$v" -- crane copy --all-tags "$SRC/burst" "$d" ;;
         regctl)
           cat >"$WORK/regsync.yml" <<EOF
@@ -325,6 +322,7 @@ if have_ecrsync; then
 fi
 meta version.crane "$(modver "$BENCH/.bin/crane")"
 meta version.regctl "$(modver "$BENCH/.bin/regctl")"
+meta version.regsync "$(modver "$BENCH/.bin/regsync")"
 meta version.oras "$(modver "$BENCH/.bin/oras")"
 meta version.skopeo "$(skopeo --version | awk '{print $3}') (Debian $(dpkg-query -W -f '${Version}' skopeo 2>/dev/null || echo '?'))"
 meta version.registry "distribution $(modver "$BENCH/.bin/registry")"
@@ -339,14 +337,22 @@ meta desc.cold "$COLD_LAYERS random layers of $COLD_SIZE, one image, to a new re
 meta desc.index "OCI index of 4 platforms x 5 layers: 2 shared ($IDX_SHARED_SIZE each), 3 per platform ($IDX_SIZE each); new repository each run"
 meta desc.warm "the index copied again into a repository that already holds all of it"
 meta desc.burst "$BURST_TAGS tags of small images (a shared $BURST_BASE base layer + one $BURST_SIZE layer each); one invocation per tag; new repository each run"
-meta desc.burst-batch "the same $BURST_TAGS tags, each peer in its own batch mode: crane copy --all-tags, regsync once (type repository), skopeo sync --all; ecrsync (no batch mode yet) loops over the tags"
+meta desc.burst-batch "the same $BURST_TAGS tags, each tool in its own batch mode, one process for the whole repository: ecrsync copy --all-tags (default --parallel 8), crane copy --all-tags, regsync once (type repository), skopeo sync --all; new repository each run"
+meta cmd.batch '`ecrsync copy --all-tags SRC_REPO DST_REPO`, `crane copy --all-tags SRC_REPO DST_REPO`, `regsync once -c FILE`, `skopeo sync --src docker --dest docker --src-tls-verify=false --dest-tls-verify=false --all --preserve-digests SRC_REPO DST_NS`'
 meta cmd.regsync 'regsync once -c FILE (sync type repository, tls disabled for both hosts)'
 meta desc.big "one layer of $BIG_SIZE random data; new repository each run"
 
+# The machine may be shared: record the load average (1, 5, 15 min) before and
+# after each workload, so the report says how busy it was.
+loadavg() { awk '{print $1, $2, $3}' /proc/loadavg; }
+meta load.start "$(loadavg)"
 for w in $WORKLOADS; do
-  echo "run: workload $w ($RUNS runs; tools: $(echo $TOOLS))" >&2
+  echo "run: workload $w ($RUNS runs; tools: $(echo $TOOLS)); load $(loadavg)" >&2
+  meta "load.before.$w" "$(loadavg)"
   "workload_${w//-/_}"
+  meta "load.after.$w" "$(loadavg)"
 done
+meta load.end "$(loadavg)"
 
 benchtool report -results "$RESULTS" -meta "$META" -out "$OUT"
 echo "run: wrote $OUT" >&2

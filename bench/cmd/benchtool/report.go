@@ -174,12 +174,20 @@ func writeReport(b *strings.Builder, meta map[string]string, st map[string]map[s
 	if meta["quick"] == "1" {
 		p("\n**Quick mode (BENCH_QUICK=1): small sizes, a smoke test; the numbers say nothing about speed.**\n")
 	}
+	if peak, n := peakLoad(meta); peak > n && n > 0 {
+		p("\n**The machine was shared and busy: the 1-minute load average reached %.2f on %.0f cores during the run.** "+
+			"Wall times are inflated and noisy (see the ranges); a difference between two tools smaller than their ranges "+
+			"is not a result. CPU seconds and peak RSS are less affected than wall time.\n", peak, n)
+	}
 	p("\n## Machine and versions\n\n| | |\n|---|---|\n")
 	for _, k := range []string{"cpu", "nproc", "memory", "kernel", "storage", "go"} {
 		p("| %s | %s |\n", k, meta[k])
 	}
 	p("| runs per tool and workload | %s, interleaved (tool order rotated each run) |\n", meta["runs"])
-	for _, t := range []string{"ecrsync", "crane", "regctl", "oras", "skopeo", "registry"} {
+	if l := meta["load.start"]; l != "" {
+		p("| load average (1/5/15 min) | %s at the start, %s at the end: the machine is shared, other work ran meanwhile (per workload below) |\n", l, meta["load.end"])
+	}
+	for _, t := range []string{"ecrsync", "crane", "regctl", "regsync", "oras", "skopeo", "registry"} {
 		v := meta["version."+t]
 		if v == "" {
 			v = "not measured"
@@ -229,6 +237,9 @@ func writeReport(b *strings.Builder, meta map[string]string, st map[string]map[s
 			continue
 		}
 		p("\n## %s\n\n%s.", workloadTitle[w], meta["desc."+w])
+		if lb, la := meta["load.before."+w], meta["load.after."+w]; lb != "" {
+			p(" Load average %s before, %s after.", lb, la)
+		}
 		bytes, _ := strconv.ParseFloat(meta["bytes."+w], 64)
 		images, _ := strconv.ParseFloat(meta["images."+w], 64)
 		if bytes > 0 && w != "warm" {
@@ -289,6 +300,9 @@ func writeReport(b *strings.Builder, meta map[string]string, st map[string]map[s
 			p("- **%s**: `%s`\n", t, c)
 		}
 	}
+	if c := meta["cmd.batch"]; c != "" {
+		p("- **batch modes (burst-batch)**: %s\n", c)
+	}
 	p(`
 Notes:
 - "× ecrsync" is the tool's median wall time over ecrsync's: above 1 means slower than ecrsync.
@@ -311,4 +325,22 @@ Notes:
 func imagesPerSec(meta map[string]string, w string, secs float64) float64 {
 	n, _ := strconv.ParseFloat(meta["images."+w], 64)
 	return n / secs
+}
+
+// peakLoad returns the highest 1-minute load average recorded (load.* meta keys) and nproc.
+func peakLoad(meta map[string]string) (peak, nproc float64) {
+	nproc, _ = strconv.ParseFloat(meta["nproc"], 64)
+	for k, v := range meta {
+		if !strings.HasPrefix(k, "load.") {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		if x, err := strconv.ParseFloat(f[0], 64); err == nil && x > peak {
+			peak = x
+		}
+	}
+	return peak, nproc
 }
