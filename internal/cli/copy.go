@@ -126,7 +126,8 @@ func copyAllTags(ctx context.Context, g *globals, c *registry.Client, cp *replic
 	if err != nil {
 		return fmt.Errorf("listing tags of %s: %w", srcRepo, err)
 	}
-	tags = slices.DeleteFunc(tags, referrerTag.MatchString)
+	defer cp.KnowTags(srcRepo, tags)() // the copies look for referrer tags in this list
+	tags = slices.DeleteFunc(slices.Clone(tags), referrerTag.MatchString)
 	var mu sync.Mutex
 	var failed []string
 	retryable := true

@@ -48,12 +48,14 @@ func BenchmarkColdCopy(b *testing.B) {
 	if _, err := p.Image(ctx, repo, "v1", devstack.ImageSpec{Layers: layers}); err != nil {
 		b.Fatal(err)
 	}
-	cp := newCopier(replicate.Options{})
 	b.SetBytes(32 << 20)
 	b.ResetTimer()
 	for i := range b.N {
-		if _, err := cp.Copy(ctx, src.Addr+"/app:v1", fmt.Sprintf("%s/cold%d", dst.Addr, i)); err != nil {
-			b.Fatal(err)
+		// A Copier of its own each time: one that copied before would mount from the repository
+		// it filled last time instead of uploading.
+		res, err := newCopier(replicate.Options{}).Copy(ctx, src.Addr+"/app:v1", fmt.Sprintf("%s/cold%d", dst.Addr, i))
+		if err != nil || res.Blobs != 5 {
+			b.Fatalf("%+v %v; want 5 blobs uploaded", res, err)
 		}
 	}
 }

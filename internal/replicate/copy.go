@@ -95,6 +95,11 @@ type Copier struct {
 	// digest), so a batch of copies into one repository asks once. Entries age out after
 	// presentTTL, and all are dropped when a registry says a blob is missing after all.
 	present sync.Map // host/repo@digest -> time.Time
+	noAPI   sync.Map // source host -> when it was found without a referrers API
+
+	mu       sync.Mutex
+	inflight map[string]*once    // dst repo@digest -> the upload in flight
+	tags     map[string][]string // src repo -> tags a batch caller already listed (KnowTags)
 }
 
 // presentTTL bounds how long "the destination has it" is believed without asking again: a
@@ -122,7 +127,7 @@ func New(c *registry.Client, opts Options) *Copier {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Copier{c: c, opts: opts, log: log}
+	return &Copier{c: c, opts: opts, log: log, inflight: map[string]*once{}, tags: map[string][]string{}}
 }
 
 // repoName is the OCI distribution spec's grammar for a repository name: lower-case path
@@ -131,6 +136,28 @@ var repoName = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+
 
 // tagName is the OCI distribution spec's grammar for a tag: no leading '.' or '-'.
 var tagName = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+
+// KnowTags tells the Copier the tags of a source repository, so that copies from it in a batch
+// (every tag of a repository, a reconcile) do not each list them again to find referrer tags.
+// Call the returned function when the batch is done: later copies list afresh, so a signature
+// pushed meanwhile is not missed.
+func (cp *Copier) KnowTags(repo name.Repository, tags []string) (forget func()) {
+	cp.mu.Lock()
+	cp.tags[repo.String()] = tags
+	cp.mu.Unlock()
+	return func() {
+		cp.mu.Lock()
+		delete(cp.tags, repo.String())
+		cp.mu.Unlock()
+	}
+}
+
+func (cp *Copier) knownTags(repo string) ([]string, bool) {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	t, ok := cp.tags[repo]
+	return t, ok
+}
 
 // ParseReference parses host[:port]/repo[:tag|@digest]. A reference with neither tag nor
 // digest is returned with an empty identifier so the caller can tell it apart from ":latest".
@@ -201,7 +228,7 @@ func (cp *Copier) CopyRef(ctx context.Context, srcRepo name.Repository, srcRef s
 		dstRef = srcRef
 	}
 	j := &job{cp: cp, src: cp.c.Repository(srcRepo), dst: cp.c.Repository(dstRepo),
-		sem: make(chan struct{}, cp.opts.Jobs), blobs: map[digest.Digest]*once{}, manifests: map[digest.Digest]*once{},
+		sem: make(chan struct{}, cp.opts.Jobs), manifests: map[digest.Digest]*once{},
 		srcFallback: map[digest.Digest]*registry.Manifest{}}
 	res := &Result{Src: join(srcRepo.String(), srcRef)}
 	j.res = res
@@ -245,6 +272,7 @@ func join(repo, ref string) string {
 type once struct {
 	done chan struct{}
 	err  error
+	job  *job // the copy doing the work
 }
 
 // wait returns the work's outcome once it is done.
@@ -277,7 +305,6 @@ type job struct {
 	sem      chan struct{} // bounds concurrent blob transfers
 
 	mu          sync.Mutex
-	blobs       map[digest.Digest]*once
 	manifests   map[digest.Digest]*once
 	unindexed   []*registry.Manifest                 // referrers put to a destination without a referrers API
 	srcFallback map[digest.Digest]*registry.Manifest // the source's fallback-tag index per subject
@@ -415,20 +442,54 @@ func (j *job) copyBlob(ctx context.Context, d ocispec.Descriptor) error {
 		// Foreign / non-distributable layer: clients fetch it from its URLs; keep the reference.
 		return nil
 	}
-	o, owner := j.claim(j.blobs, d.Digest)
-	if !owner {
-		return o.wait(ctx)
-	}
-	defer close(o.done)
-	select {
-	case j.sem <- struct{}{}:
-	case <-ctx.Done():
-		o.err = ctx.Err()
+	// One upload per destination repository and digest at a time, across every copy this
+	// Copier runs: a base layer shared by a batch of images goes once.
+	key := j.dst.String() + "@" + d.Digest.String()
+	for {
+		o, owner := j.cp.claimBlob(key, j)
+		if !owner {
+			if err := o.wait(ctx); err == nil {
+				if o.job != j {
+					atomic.AddInt64(&j.res.BlobsSkipped, 1)
+				}
+				return nil
+			} else if o.job == j || ctx.Err() != nil {
+				return err
+			}
+			continue // another copy failed at it: try ourselves
+		}
+		defer j.cp.releaseBlob(key, o)
+		select {
+		case j.sem <- struct{}{}:
+		case <-ctx.Done():
+			o.err = ctx.Err()
+			return o.err
+		}
+		defer func() { <-j.sem }()
+		o.err = j.ensureBlob(ctx, d)
 		return o.err
 	}
-	defer func() { <-j.sem }()
-	o.err = j.ensureBlob(ctx, d)
-	return o.err
+}
+
+// claimBlob returns the upload in flight for key and whether the caller owns it.
+func (cp *Copier) claimBlob(key string, j *job) (*once, bool) {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	if o, ok := cp.inflight[key]; ok {
+		return o, false
+	}
+	o := &once{done: make(chan struct{}), job: j}
+	cp.inflight[key] = o
+	return o, true
+}
+
+// releaseBlob ends an upload: waiters learn its outcome, and later copies ask afresh (or find
+// it in the present cache).
+func (cp *Copier) releaseBlob(key string, o *once) {
+	cp.mu.Lock()
+	delete(cp.inflight, key)
+	cp.mu.Unlock()
+	close(o.done)
 }
 
 func (j *job) ensureBlob(ctx context.Context, d ocispec.Descriptor) error {

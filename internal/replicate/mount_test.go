@@ -2,11 +2,16 @@ package replicate_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/ecrsync/ecrsync/internal/devstack"
 	"github.com/ecrsync/ecrsync/internal/replicate"
 )
 
@@ -50,5 +55,46 @@ func TestMountWithinDestination(t *testing.T) {
 	}
 	if within.BlobsMounted != first.Blobs || within.BytesSent != 0 {
 		t.Fatalf("copy within a registry: %+v; want every blob mounted", within)
+	}
+}
+
+// TestBatchUploadsSharedBaseOnce: images that share a base layer, copied at once by one Copier
+// into one repository, upload that layer once.
+func TestBatchUploadsSharedBaseOnce(t *testing.T) {
+	t.Parallel()
+	base := devstack.RandomBytes(2<<20, 42)
+	baseDigest := "sha256:" + fmt.Sprintf("%x", sha256.Sum256(base))
+	var baseUploads atomic.Int32
+	p := newPair(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") && r.URL.Query().Get("digest") == baseDigest {
+				baseUploads.Add(1)
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	ctx := context.Background()
+	repo := p.repo(t, p.src.Addr+"/app")
+	const images = 8
+	for i := range images {
+		if _, err := p.push.Image(ctx, repo, fmt.Sprintf("v%d", i), devstack.ImageSpec{Layers: [][]byte{base, devstack.RandomBytes(1024, uint64(i))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cp := newCopier(replicate.Options{})
+	var wg sync.WaitGroup
+	errs := make([]error, images)
+	for i := range images {
+		wg.Go(func() { _, errs[i] = cp.Copy(ctx, fmt.Sprintf("%s/app:v%d", p.src.Addr, i), p.dst.Addr+"/app") })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if n := baseUploads.Load(); n != 1 {
+		t.Fatalf("the shared base layer was uploaded %d times, want once", n)
+	}
+	for i := range images {
+		assertSame(t, p, "app", "app", fmt.Sprintf("v%d", i))
 	}
 }

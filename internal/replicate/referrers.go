@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
@@ -69,7 +70,7 @@ func (j *job) referrersOf(ctx context.Context, s digest.Digest, depth int) ([]re
 	}
 	var descs []ocispec.Descriptor
 	err := errUnsupportedKnown
-	if !j.srcNoAPI.Load() {
+	if !j.srcNoAPI.Load() && !j.cp.lacksReferrersAPI(j.src.Host()) {
 		descs, err = j.src.Referrers(ctx, s)
 	}
 	switch {
@@ -85,6 +86,7 @@ func (j *job) referrersOf(ctx context.Context, s digest.Digest, depth int) ([]re
 		}
 	case errors.Is(err, registry.ErrUnsupported):
 		j.srcNoAPI.Store(true) // do not ask again for the other subjects
+		j.cp.noAPI.Store(j.src.Host(), time.Now())
 		// The registry has no referrers API: referrers are listed in an index under the fallback
 		// tag. Copy them by digest; indexReferrers then writes the destination's own listing.
 		if tags, err := j.srcTags(ctx); err != nil {
@@ -131,7 +133,11 @@ func (j *job) referrersOf(ctx context.Context, s digest.Digest, depth int) ([]re
 // srcTags lists the source repository's tags once per copy.
 func (j *job) srcTags(ctx context.Context) (map[string]bool, error) {
 	j.tagsOnce.Do(func() {
-		tags, err := j.src.Tags(ctx)
+		tags, ok := j.cp.knownTags(j.src.String())
+		var err error
+		if !ok {
+			tags, err = j.src.Tags(ctx)
+		}
 		if err != nil {
 			if errors.Is(err, registry.ErrNotFound) {
 				err = nil
@@ -254,6 +260,13 @@ func lists(idx *registry.Manifest, descs []ocispec.Descriptor) bool {
 }
 
 var specsV2 = specs.Versioned{SchemaVersion: 2}
+
+// lacksReferrersAPI reports whether host was found without a referrers API lately: a batch of
+// copies asks once, and a registry upgraded meanwhile is asked again after presentTTL.
+func (cp *Copier) lacksReferrersAPI(host string) bool {
+	v, ok := cp.noAPI.Load(host)
+	return ok && time.Since(v.(time.Time)) < presentTTL
+}
 
 // errUnsupportedKnown stands for a referrers API already found missing in this copy.
 var errUnsupportedKnown = fmt.Errorf("known: %w", registry.ErrUnsupported)
