@@ -243,8 +243,9 @@ func (rn *Runner) Run(ctx context.Context, sc Scenario, tool Tool, seed uint64) 
 	}()
 	var restarts atomic.Int32
 	var restarted sync.WaitGroup
+	dstAddr := dst.Addr // the same after a restart; dst itself is replaced under dstMu
 	if sc.Restart {
-		dstOpts.Addr = dst.Addr
+		dstOpts.Addr = dstAddr
 		at := int64(seed%4) + 1 // on the 1st to 4th blob upload
 		dstSide.onPut = func(n int64) {
 			if n != at {
@@ -275,16 +276,16 @@ func (rn *Runner) Run(ctx context.Context, sc Scenario, tool Tool, seed uint64) 
 		return run
 	}
 	home := filepath.Join(dir, "home")
-	if err := rn.credentials(sc, home, src.Addr, dst.Addr, srcSide, dstSide); err != nil {
+	if err := rn.credentials(sc, home, src.Addr, dstAddr, srcSide, dstSide); err != nil {
 		run.Outcome, run.Problem = Setup, err.Error()
 		return run
 	}
 
-	srcRef, dstRef := src.Addr+"/"+repoName+":"+tagName, dst.Addr+"/"+repoName+":"+tagName
+	srcRef, dstRef := src.Addr+"/"+repoName+":"+tagName, dstAddr+"/"+repoName+":"+tagName
 	srcSide.armed.Store(true)
 	dstSide.armed.Store(true)
 	tctx, tcancel := context.WithTimeout(ctx, rn.Timeout)
-	cmd := exec.CommandContext(tctx, tool.Path, tool.Args(src.Addr, dst.Addr, srcRef, dstRef)...)
+	cmd := exec.CommandContext(tctx, tool.Path, tool.Args(src.Addr, dstAddr, srcRef, dstRef)...)
 	cmd.Env = append(cleanEnv(), "HOME="+home, "DOCKER_CONFIG="+filepath.Join(home, ".docker"),
 		"PATH="+filepath.Join(home, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"), "NO_COLOR=1")
 	cmd.Dir = home
@@ -317,9 +318,6 @@ func (rn *Runner) Run(ctx context.Context, sc Scenario, tool Tool, seed uint64) 
 		run.Err = lastLine(stderr.String())
 	}
 
-	dstMu.Lock()
-	dstAddr := dst.Addr
-	dstMu.Unlock()
 	got, complete := Check(ctx, dstAddr, repoName, tagName)
 	switch {
 	case complete != nil && got != "":

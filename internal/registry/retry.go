@@ -124,6 +124,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // classify decides whether a result is worth another try and how long the registry asked us to wait.
+// reauthWait is the pause before a request is sent again with fresh credentials.
+const reauthWait = 10 * time.Millisecond
+
 // maxReauth bounds how often a HEAD answered 403 is sent again with fresh credentials.
 const maxReauth = 4
 
@@ -151,7 +154,7 @@ func (t *retryTransport) classify(resp *http.Response, err error, reauthed *int)
 		if t.expired != nil && *reauthed < maxReauth {
 			t.expired()
 			*reauthed++
-			return 0, true
+			return reauthWait, true // fresh credentials need no backoff
 		}
 	case resp.StatusCode == http.StatusForbidden:
 		// Peek at the body: ECR says an expired token with 403, which a fresh token fixes.
