@@ -43,8 +43,8 @@ var ErrNoCatalog = errors.New("the registry does not list its repositories (/v2/
 // headers) and /v2/<name>/tags/list for tags. The tag list carries no digests, so each tag costs
 // one HEAD later.
 type OCI struct {
-	Client   *registry.Client
-	Host     string         // the registry's host[:port]
+	Client *registry.Client
+	Host   string // the registry's host[:port]
 	// PageSize is the catalog page size; 0 means 1000.
 	PageSize int
 }

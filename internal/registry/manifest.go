@@ -2,12 +2,12 @@ package registry
 
 import (
 	"context"
-	"strconv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
