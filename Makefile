@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 GO    ?= go
 BIN   ?= bin/ecrsync
+# lambda.norpc: the Lambda runtime API only (provided.al2023); leaves net/rpc and gob out.
+TAGS  ?= lambda.norpc
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/ecrsync/ecrsync/internal/cli.Version=$(VERSION)
 
@@ -11,7 +13,7 @@ help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## Build bin/ecrsync for this machine
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ecrsync
+	CGO_ENABLED=0 $(GO) build -tags $(TAGS) -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ecrsync
 
 demo: build ## Run the whole sync on one machine: embedded registries, a multi-platform image, no AWS
 	$(BIN) dev --demo

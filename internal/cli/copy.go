@@ -72,6 +72,11 @@ registries on loopback are spoken to over plain HTTP.`,
 			if f.jobs < 1 {
 				return usageError{fmt.Errorf("--jobs must be at least 1")}
 			}
+			for _, ref := range args {
+				if _, _, err := replicate.ParseReference(ref); err != nil {
+					return usageError{err}
+				}
+			}
 			f.warn(log)
 			opts := replicate.Options{Jobs: f.jobs, NoReferrers: f.noReferrers, Logger: log}
 			var bar *progressBar

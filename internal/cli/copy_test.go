@@ -90,8 +90,10 @@ func TestCopyCommand(t *testing.T) {
 			{"copy", src.Addr + "/App:v1", dst.Addr + "/x"},
 			{"copy", "--all-tags", src.Addr + "/app:v1", dst.Addr + "/x"},
 			{"copy", "--jobs", "0", src.Addr + "/app:v1", dst.Addr + "/x"},
+			{"cpoy", src.Addr + "/app:v1", dst.Addr + "/x"},
+			{"copy", "--bogus", src.Addr + "/app:v1", dst.Addr + "/x"},
 		} {
-			if code, _, errs := run(args...); code != cli.ExitUsage && code != cli.ExitFailed || errs == "" {
+			if code, _, errs := run(args...); code != cli.ExitUsage || errs == "" {
 				t.Errorf("%v: exit %d, stderr %q", args, code, errs)
 			}
 		}

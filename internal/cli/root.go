@@ -108,6 +108,29 @@ ECR pushes across accounts.`,
 	for _, add := range commands {
 		root.AddCommand(add(g))
 	}
+	// An unknown command or the wrong number of arguments is a usage error (exit 2).
+	root.Args = cobra.ArbitraryArgs
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+		}
+		return cmd.Help()
+	}
+	var mark func(*cobra.Command)
+	mark = func(c *cobra.Command) {
+		if args := c.Args; args != nil {
+			c.Args = func(cmd *cobra.Command, a []string) error {
+				if err := args(cmd, a); err != nil {
+					return usageError{err}
+				}
+				return nil
+			}
+		}
+		for _, sub := range c.Commands() {
+			mark(sub)
+		}
+	}
+	mark(root)
 	return root
 }
 
@@ -132,7 +155,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	switch {
 	case errors.As(err, &ee):
 		return ee.code
-	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "unknown command"), strings.Contains(err.Error(), "arg(s)"):
+	case errors.As(err, &ue):
 		return ExitUsage
 	}
 	return ExitFailed

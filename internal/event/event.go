@@ -292,9 +292,9 @@ func isManifestType(mt string) bool {
 // documentation's own example event carries a shortened one.
 var (
 	repoRE   = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
-	tagRE    = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+	tagRE    = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]*$`) // at most 128 characters: ValidTag
 	digestRE = regexp.MustCompile(`^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$`)
-	hostRE   = regexp.MustCompile(`^(\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*)(:[0-9]{1,5})?$`)
+	hostRE   = regexp.MustCompile(`^(\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*)(:[0-9][0-9]?[0-9]?[0-9]?[0-9]?)?$`)
 )
 
 // MaxRepositoryLength is ECR's limit on a repository name (256); distribution's is 255 with the host.
@@ -306,7 +306,7 @@ func ValidRepository(s string) bool {
 }
 
 // ValidTag reports whether s is a tag.
-func ValidTag(s string) bool { return tagRE.MatchString(s) }
+func ValidTag(s string) bool { return len(s) <= 128 && tagRE.MatchString(s) }
 
 // ValidDigest reports whether s has the shape of a digest.
 func ValidDigest(s string) bool { return len(s) <= 256 && digestRE.MatchString(s) }

@@ -135,7 +135,8 @@ func New(c *registry.Client, opts Options) *Copier {
 var repoName = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
 
 // tagName is the OCI distribution spec's grammar for a tag: no leading '.' or '-'.
-var tagName = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+// (At most 128 characters, checked with len: a {0,127} repetition costs a compile at start-up.)
+var tagName = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]*$`)
 
 // KnowTags tells the Copier the tags of a source repository, so that copies from it in a batch
 // (every tag of a repository, a reconcile) do not each list them again to find referrer tags.
@@ -168,7 +169,7 @@ func ParseReference(s string) (repo name.Repository, ident string, err error) {
 		return name.Repository{}, "", err
 	case !repoName.MatchString(repo.RepositoryStr()):
 		return name.Repository{}, "", permanent("image reference %q: repository %q is not a valid name", s, repo.RepositoryStr())
-	case ident != "" && !isDigest(ident) && !tagName.MatchString(ident):
+	case ident != "" && !isDigest(ident) && (len(ident) > 128 || !tagName.MatchString(ident)):
 		return name.Repository{}, "", permanent("image reference %q: tag %q is not a valid tag", s, ident)
 	}
 	return repo, ident, nil
@@ -496,7 +497,7 @@ func (j *job) ensureBlob(ctx context.Context, d ocispec.Descriptor) error {
 	ref := j.dst.String() + "@" + d.Digest.String()
 	if j.cp.known(j.dst, d.Digest) {
 		atomic.AddInt64(&j.res.BlobsSkipped, 1)
-		j.progress(0, true)
+		j.progress(0)
 		return nil
 	}
 	ok, err := j.dst.BlobExists(ctx, d.Digest)
@@ -506,13 +507,13 @@ func (j *job) ensureBlob(ctx context.Context, d ocispec.Descriptor) error {
 	if ok {
 		atomic.AddInt64(&j.res.BlobsSkipped, 1)
 		j.remember(d.Digest)
-		j.progress(0, true)
+		j.progress(0)
 		return nil
 	}
 	if j.mount(ctx, d.Digest) {
 		atomic.AddInt64(&j.res.BlobsMounted, 1)
 		j.remember(d.Digest)
-		j.progress(0, false)
+		j.progress(0)
 		return nil
 	}
 	var last error
@@ -532,7 +533,7 @@ func (j *job) ensureBlob(ctx context.Context, d ocispec.Descriptor) error {
 		if last == nil {
 			atomic.AddInt64(&j.res.Blobs, 1)
 			j.remember(d.Digest)
-			j.progress(0, false)
+			j.progress(0)
 			return nil
 		}
 		if !Retryable(last) || ctx.Err() != nil {
@@ -598,7 +599,7 @@ type countingReader struct {
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
-	c.j.progress(int64(n), false)
+	c.j.progress(int64(n))
 	if err != nil {
 		c.err = err
 	}
@@ -606,20 +607,16 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 // progress adds sent bytes and reports to the Progress callback.
-func (j *job) progress(n int64, skipped bool) {
+func (j *job) progress(n int64) {
 	if n > 0 {
 		atomic.AddInt64(&j.res.BytesSent, n)
 	}
 	if j.cp.opts.Progress == nil {
 		return
 	}
-	p := Progress{Ref: j.res.Dst, BytesSent: atomic.LoadInt64(&j.res.BytesSent)}
-	if n == 0 {
-		p.BlobsDone = atomic.LoadInt64(&j.res.Blobs) + atomic.LoadInt64(&j.res.BlobsMounted)
-		p.BlobsSkipped = atomic.LoadInt64(&j.res.BlobsSkipped)
-	}
-	_ = skipped
-	j.cp.opts.Progress(p)
+	j.cp.opts.Progress(Progress{Ref: j.res.Dst, BytesSent: atomic.LoadInt64(&j.res.BytesSent),
+		BlobsDone:    atomic.LoadInt64(&j.res.Blobs) + atomic.LoadInt64(&j.res.BlobsMounted),
+		BlobsSkipped: atomic.LoadInt64(&j.res.BlobsSkipped)})
 }
 
 // mount links a blob from a repository of the destination registry that holds it: the source

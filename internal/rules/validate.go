@@ -26,11 +26,11 @@ var (
 	// The role's path and name are at most 512 characters: checked with len, since a counted
 	// repetition that large makes the regexp cost 3 ms to compile at every start.
 	roleARNRE = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$`)
-	hostRE    = regexp.MustCompile(`^(\[[0-9a-fA-F:.]+\]|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)(:[0-9]{1,5})?$`)
+	hostRE    = regexp.MustCompile(`^(\[[0-9a-fA-F:.]+\]|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)(:[0-9][0-9]?[0-9]?[0-9]?[0-9]?)?$`)
 	// Glob shapes: a repository glob is a repository name in which '*' and '?' may stand for
 	// name characters; a tag glob likewise for tags.
 	repoGlobRE = regexp.MustCompile(`^[a-z0-9*?]+(([._]|__|-+)[a-z0-9*?]+)*(/[a-z0-9*?]+(([._]|__|-+)[a-z0-9*?]+)*)*$`)
-	tagGlobRE  = regexp.MustCompile(`^[a-zA-Z0-9_*?][a-zA-Z0-9._*?-]{0,127}$`)
+	tagGlobRE  = regexp.MustCompile(`^[a-zA-Z0-9_*?][a-zA-Z0-9._*?-]*$`) // at most 128 characters, checked with len
 )
 
 // Validate checks the whole document, resolves registry hosts and compiles globs. Its error names
@@ -150,7 +150,7 @@ func compileGlob(g string, repo bool) (*regexp.Regexp, error) {
 		if len(g) > event.MaxRepositoryLength || !repoGlobRE.MatchString(strings.ReplaceAll(g, "**", "*")) {
 			return nil, fmt.Errorf("%q: want a repository name (lower case letters, digits, . _ - separators, / between components) with * or ? as wildcards", g)
 		}
-	} else if !tagGlobRE.MatchString(g) {
+	} else if len(g) > 128 || !tagGlobRE.MatchString(g) {
 		return nil, fmt.Errorf("%q: want a tag (letters, digits, . _ -; at most 128) with * or ? as wildcards", g)
 	}
 	var b strings.Builder
