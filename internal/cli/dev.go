@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -51,7 +52,8 @@ source address printed, and watch the copy appear in the destination.
 
 Rules: every repository and tag, by default; --config takes the same rules file as the Lambda
 and the CLI, with its source and destination registries replaced by the embedded ones.
-Storage: in memory, or in --data-dir so that it survives a restart. Ctrl-C stops it.
+Storage: a temporary directory removed on exit, or --data-dir to keep it across restarts.
+Ctrl-C stops it.
 
 --demo pushes a generated multi-platform image with a signature, waits for the sync, prints
 source and destination digests side by side and exits: 0 if every one matches.`,
@@ -71,13 +73,16 @@ source and destination digests side by side and exits: 0 if every one matches.`,
 	f.register(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "rules file (YAML or JSON); its registries are replaced by the embedded ones")
-	fl.StringVar(&f.dataDir, "data-dir", "", "keep the registries' storage here (default: in memory)")
+	fl.StringVar(&f.dataDir, "data-dir", "", "keep the registries' storage here, across restarts (default: a temporary directory removed on exit)")
 	fl.StringVar(&f.srcAddr, "src-addr", "127.0.0.1:0", "source registry listen address (127.0.0.1 only)")
 	fl.StringVar(&f.dstAddr, "dst-addr", "127.0.0.1:0", "destination registry listen address (127.0.0.1 only)")
 	fl.BoolVar(&f.demo, "demo", false, "push a generated multi-platform image with a signature, check the sync, print a table and exit")
 	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "with --demo: how long to wait for the sync")
 	return cmd
 }
+
+// devRetries bounds the attempts `ecrsync dev` makes at a push whose sync failed.
+const devRetries = 3
 
 // stack is a running `ecrsync dev`.
 type stack struct {
@@ -88,7 +93,9 @@ type stack struct {
 	log      *slog.Logger
 	out      io.Writer
 
-	mu      sync.Mutex
+	mu  sync.Mutex
+	tmp string // storage made for this run, removed on close
+
 	synced  map[string]string // dst repository:tag -> digest, as synced
 	changed chan struct{}
 }
@@ -125,12 +132,19 @@ func startStack(ctx context.Context, f devFlags, log *slog.Logger, out io.Writer
 	s.hook = &http.Server{Handler: http.HandlerFunc(s.notified), ReadHeaderTimeout: 10 * time.Second}
 	go s.hook.Serve(ln)
 
-	dir := func(name string) string {
-		if f.dataDir == "" {
-			return ""
+	// Storage on disk even without --data-dir: distribution's in-memory driver copies a blob as it
+	// grows, which takes minutes for a layer of a few hundred MiB. A temporary directory is
+	// removed on exit.
+	root := f.dataDir
+	if root == "" {
+		tmp, err := os.MkdirTemp("", "ecrsync-dev-")
+		if err != nil {
+			s.close()
+			return nil, err
 		}
-		return filepath.Join(f.dataDir, name)
+		s.tmp, root = tmp, tmp
 	}
+	dir := func(name string) string { return filepath.Join(root, name) }
 	if s.src, err = devstack.Start(ctx, devstack.Options{Addr: f.srcAddr, DataDir: dir("src"), NotifyURL: "http://" + ln.Addr().String() + "/events"}); err != nil {
 		s.close()
 		return nil, fmt.Errorf("starting the source registry: %w", err)
@@ -216,7 +230,14 @@ func (s *stack) work(ctx context.Context) {
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
+				// distribution notifies a manifest push before the tag is linked, so the first
+				// look may not find it yet; a failed sync is tried a few times before it is
+				// reported (the Lambda leaves that to Lambda's own retries).
 				outs, err := s.handler.HandlePush(ctx, p)
+				for try := 0; err != nil && try < devRetries && ctx.Err() == nil; try++ {
+					time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+					outs, err = s.handler.HandlePush(ctx, p)
+				}
 				s.report(p, outs, err)
 			})
 		}
@@ -255,6 +276,9 @@ func (s *stack) close() {
 	}
 	if s.dst != nil {
 		s.dst.Close()
+	}
+	if s.tmp != "" {
+		os.RemoveAll(s.tmp)
 	}
 }
 
