@@ -65,6 +65,11 @@ registries on loopback are spoken to over plain HTTP.`,
 			if err := g.checkOutput(); err != nil {
 				return err
 			}
+			var bar *progressBar
+			if isTerminal(g.stderr) && g.output == "text" && !allTags {
+				bar = &progressBar{w: g.stderr}
+				g.logs = bar // a log line first clears the progress line
+			}
 			log, err := g.logger()
 			if err != nil {
 				return err
@@ -79,9 +84,7 @@ registries on loopback are spoken to over plain HTTP.`,
 			}
 			f.warn(log)
 			opts := replicate.Options{Jobs: f.jobs, NoReferrers: f.noReferrers, Logger: log}
-			var bar *progressBar
-			if isTerminal(g.stderr) && g.output == "text" {
-				bar = &progressBar{w: g.stderr}
+			if bar != nil {
 				opts.Progress = bar.update
 			}
 			c := registry.New(registry.Options{Insecure: f.insecure, Logger: log, UserAgent: "ecrsync/" + Version})
@@ -89,7 +92,6 @@ registries on loopback are spoken to over plain HTTP.`,
 				if parallel < 1 {
 					return usageError{fmt.Errorf("--parallel must be at least 1")}
 				}
-				opts.Progress = nil
 				return copyAllTags(cmd.Context(), g, c, replicate.New(c, opts), args[0], args[1], parallel)
 			}
 			res, err := replicate.New(c, opts).Copy(cmd.Context(), args[0], args[1])
@@ -210,6 +212,16 @@ func (b *progressBar) update(p replicate.Progress) {
 	}
 	b.last = time.Now()
 	fmt.Fprintf(b.w, "\r\033[K%s  sent %s, %d blobs done, %d skipped", p.Ref, humanBytes(p.BytesSent), p.BlobsDone, p.BlobsSkipped)
+}
+
+// Write writes a log line, clearing the progress line first; the next update redraws it.
+func (b *progressBar) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.last.IsZero() {
+		fmt.Fprint(b.w, "\r\033[K")
+	}
+	return b.w.Write(p)
 }
 
 func (b *progressBar) done() {

@@ -48,6 +48,14 @@ type globals struct {
 	stdin     io.Reader
 	stdout    io.Writer
 	stderr    io.Writer
+	logs      io.Writer // where log lines go; nil means stderr
+}
+
+func (g *globals) logOut() io.Writer {
+	if g.logs != nil {
+		return g.logs
+	}
+	return g.stderr
 }
 
 // logger builds the slog logger the flags ask for: text on a terminal, JSON otherwise.
@@ -66,9 +74,9 @@ func (g *globals) logger() (*slog.Logger, error) {
 	}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(g.stderr, opts)), nil
+		return slog.New(slog.NewTextHandler(g.logOut(), opts)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(g.stderr, opts)), nil
+		return slog.New(slog.NewJSONHandler(g.logOut(), opts)), nil
 	}
 	return nil, usageError{fmt.Errorf("--log-format %q: want auto, text or json", g.logFormat)}
 }
