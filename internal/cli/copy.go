@@ -12,9 +12,12 @@ import (
 	"sync"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ecrsync/ecrsync/internal/ecr"
 	"github.com/ecrsync/ecrsync/internal/registry"
 	"github.com/ecrsync/ecrsync/internal/replicate"
 )
@@ -54,8 +57,9 @@ and its signatures, SBOMs and attestations (OCI referrers and cosign-style tags)
 SRC and DST are host[:port]/repository[:tag|@digest]. A DST without a tag takes SRC's tag.
 With --all-tags, SRC and DST are repositories and every tag is copied (referrer tags such as
 sha256-<hex>.sig come along with the images they refer to), several at once, in one process.
-Credentials come from the Docker config and its credential helpers (docker login);
-registries on loopback are spoken to over plain HTTP.`,
+ECR registries log in with GetAuthorizationToken in their own Region, using the AWS credentials
+of the environment (profile, env, SSO, instance role); other registries use the Docker config and
+its credential helpers (docker login). Registries on loopback are spoken to over plain HTTP.`,
 		Example: `  ecrsync copy 127.0.0.1:5000/app:v1 127.0.0.1:5001/app
   ecrsync copy 111111111111.dkr.ecr.us-east-1.amazonaws.com/app:prod \
       222222222222.dkr.ecr.eu-west-1.amazonaws.com/app:prod --output json
@@ -87,7 +91,11 @@ registries on loopback are spoken to over plain HTTP.`,
 			if bar != nil {
 				opts.Progress = bar.update
 			}
-			c := registry.New(registry.Options{Insecure: f.insecure, Logger: log, UserAgent: "ecrsync/" + Version})
+			kc, err := keychainFor(cmd.Context(), log, args...)
+			if err != nil {
+				return err
+			}
+			c := registry.New(registry.Options{Keychain: kc, Insecure: f.insecure, Logger: log, UserAgent: "ecrsync/" + Version})
 			if allTags {
 				if parallel < 1 {
 					return usageError{fmt.Errorf("--parallel must be at least 1")}
@@ -109,6 +117,26 @@ registries on loopback are spoken to over plain HTTP.`,
 	cmd.Flags().BoolVar(&allTags, "all-tags", false, "copy every tag of the SRC repository to the DST repository")
 	cmd.Flags().IntVar(&parallel, "parallel", 8, "with --all-tags: images copied at once")
 	return cmd
+}
+
+// keychainFor returns the credentials for a copy between refs: ECR registries log in with
+// GetAuthorizationToken in their own Region, with the AWS credentials of the environment (no
+// docker login needed); every other registry, and an ECR one the AWS credentials cannot reach,
+// uses the Docker config and its credential helpers. The AWS configuration is loaded only when
+// an ECR host is named.
+func keychainFor(ctx context.Context, log *slog.Logger, refs ...string) (authn.Keychain, error) {
+	for _, ref := range refs {
+		repo, _, err := replicate.ParseReference(ref)
+		if err != nil || !ecr.IsECRHost(repo.RegistryStr()) {
+			continue
+		}
+		cfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("loading AWS configuration for %s: %w", repo.RegistryStr(), err)
+		}
+		return ecr.NewKeychain(ecr.KeychainOptions{AWS: cfg, Fallback: authn.DefaultKeychain, Logger: log}), nil
+	}
+	return authn.DefaultKeychain, nil
 }
 
 // referrerTag matches the tags that carry referrers (sha256-<hex>, cosign's .sig/.att/.sbom):
