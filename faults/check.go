@@ -21,7 +21,12 @@ var plain = &http.Client{Timeout: 30 * time.Second}
 // returns the digest the tag points at ("" if there is no tag) and an error unless the image
 // is complete: every child manifest and blob present, each with the bytes its digest names.
 func Check(ctx context.Context, host, repo, tag string) (string, error) {
-	body, code, err := get(ctx, "http://"+host+"/v2/"+repo+"/manifests/"+tag)
+	return CheckWith(ctx, plain, host, repo, tag)
+}
+
+// CheckWith is Check through hc (a test that must reach the registry past a stand-in in front).
+func CheckWith(ctx context.Context, hc *http.Client, host, repo, tag string) (string, error) {
+	body, code, err := get(ctx, hc, "http://"+host+"/v2/"+repo+"/manifests/"+tag)
 	if err != nil {
 		return "", err
 	}
@@ -32,10 +37,10 @@ func Check(ctx context.Context, host, repo, tag string) (string, error) {
 		return "", fmt.Errorf("tag %s: HTTP %d", tag, code)
 	}
 	d := sum(body)
-	return d, walk(ctx, host, repo, body, 0)
+	return d, walk(ctx, hc, host, repo, body, 0)
 }
 
-func walk(ctx context.Context, host, repo string, body []byte, depth int) error {
+func walk(ctx context.Context, hc *http.Client, host, repo string, body []byte, depth int) error {
 	if depth > 4 {
 		return fmt.Errorf("manifests nested too deep")
 	}
@@ -57,7 +62,7 @@ func walk(ctx context.Context, host, repo string, body []byte, depth int) error 
 		return fmt.Errorf("manifest: %w", err)
 	}
 	for _, c := range m.Manifests {
-		b, code, err := get(ctx, "http://"+host+"/v2/"+repo+"/manifests/"+c.Digest)
+		b, code, err := get(ctx, hc, "http://"+host+"/v2/"+repo+"/manifests/"+c.Digest)
 		if err != nil {
 			return err
 		}
@@ -67,7 +72,7 @@ func walk(ctx context.Context, host, repo string, body []byte, depth int) error 
 		if sum(b) != c.Digest {
 			return fmt.Errorf("child manifest %s has digest %s", c.Digest, sum(b))
 		}
-		if err := walk(ctx, host, repo, b, depth+1); err != nil {
+		if err := walk(ctx, hc, host, repo, b, depth+1); err != nil {
 			return err
 		}
 	}
@@ -85,7 +90,7 @@ func walk(ctx context.Context, host, repo string, body []byte, depth int) error 
 		}
 	}
 	for _, bl := range blobs {
-		b, code, err := get(ctx, "http://"+host+"/v2/"+repo+"/blobs/"+bl.digest)
+		b, code, err := get(ctx, hc, "http://"+host+"/v2/"+repo+"/blobs/"+bl.digest)
 		if err != nil {
 			return err
 		}
@@ -99,13 +104,13 @@ func walk(ctx context.Context, host, repo string, body []byte, depth int) error 
 	return nil
 }
 
-func get(ctx context.Context, u string) ([]byte, int, error) {
+func get(ctx context.Context, hc *http.Client, u string) ([]byte, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, 0, err
 	}
 	req.Header.Set("Accept", accept)
-	resp, err := plain.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, 0, err
 	}
