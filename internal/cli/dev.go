@@ -96,7 +96,6 @@ type stack struct {
 	mu  sync.Mutex
 	tmp string // storage made for this run, removed on close
 
-	synced  map[string]string // dst repository:tag -> digest, as synced
 	changed chan struct{}
 }
 
@@ -123,7 +122,7 @@ func runDev(ctx context.Context, g *globals, f devFlags, log *slog.Logger) error
 }
 
 func startStack(ctx context.Context, f devFlags, log *slog.Logger, out io.Writer) (*stack, error) {
-	s := &stack{queue: make(chan event.Push, 1024), log: log, out: out, synced: map[string]string{}, changed: make(chan struct{}, 1)}
+	s := &stack{queue: make(chan event.Push, 1024), log: log, out: out, changed: make(chan struct{}, 1)}
 	// The webhook the source registry notifies, on a port of its own.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -244,7 +243,7 @@ func (s *stack) work(ctx context.Context) {
 	}
 }
 
-// report prints one line per destination and remembers what was synced.
+// report prints one line per destination and wakes the demo, which waits for its sync.
 func (s *stack) report(p event.Push, outs []lambda.Outcome, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -252,7 +251,6 @@ func (s *stack) report(p event.Push, outs []lambda.Outcome, err error) {
 		switch o.Outcome {
 		case lambda.OutcomeCopied, lambda.OutcomeInSync:
 			fmt.Fprintf(s.out, "%-8s %s -> %s  %s  %s in %dms\n", o.Outcome, o.Src, o.Dst, o.Digest, humanBytes(o.Bytes), o.DurationMs)
-			s.synced[o.Dst] = o.Digest
 		case lambda.OutcomeSkipped:
 		default:
 			fmt.Fprintf(s.out, "%-8s %s -> %s  %s\n", o.Outcome, o.Src, o.Dst, o.Reason)

@@ -310,8 +310,6 @@ type job struct {
 	unindexed   []*registry.Manifest                 // referrers put to a destination without a referrers API
 	srcFallback map[digest.Digest]*registry.Manifest // the source's fallback-tag index per subject
 
-	srcNoAPI atomic.Bool // the source has no referrers API
-
 	tagsOnce sync.Once
 	tags     map[string]bool // the source repository's tags, for fallback and cosign tags
 	tagsErr  error

@@ -127,14 +127,7 @@ func TestInterruptedCopyLeavesNoTag(t *testing.T) {
 func TestSharedBlobUploadedOnce(t *testing.T) {
 	t.Parallel()
 	var posts atomic.Int32
-	p := newPair(t, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") {
-				posts.Add(1)
-			}
-			h.ServeHTTP(w, r)
-		})
-	})
+	p := newPair(t, countUploads(&posts, nil))
 	ctx := context.Background()
 	repo := p.repo(t, p.src.Addr+"/app")
 	// 4 platforms: 1 shared layer + 4 own layers + 4 configs + attestation (config, layer) = 11 blobs.

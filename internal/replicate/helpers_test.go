@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -48,6 +49,19 @@ func (p *pair) repo(t *testing.T, ref string) *registry.Repository {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// countUploads returns a wrapper that counts, in n, the blob upload PUTs a registry receives
+// that match (nil: every one).
+func countUploads(n *atomic.Int32, match func(*http.Request) bool) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") && (match == nil || match(r)) {
+				n.Add(1)
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
 }
 
 func newCopier(opts replicate.Options) *replicate.Copier {
@@ -138,5 +152,3 @@ func tagDigest(t *testing.T, host, repo, tag string) string {
 	}
 	return h.Get("Docker-Content-Digest")
 }
-
-var _ = strings.Contains

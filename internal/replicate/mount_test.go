@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,14 +19,7 @@ import (
 func TestMountWithinDestination(t *testing.T) {
 	t.Parallel()
 	var uploads atomic.Int32
-	p := newPair(t, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") {
-				uploads.Add(1)
-			}
-			h.ServeHTTP(w, r)
-		})
-	})
+	p := newPair(t, countUploads(&uploads, nil))
 	ctx := context.Background()
 	repo := p.repo(t, p.src.Addr+"/app")
 	if _, err := p.push.MultiPlatform(ctx, repo, "v1", []string{"linux/amd64", "linux/arm64"}, 100<<10, 9); err != nil {
@@ -65,14 +57,7 @@ func TestBatchUploadsSharedBaseOnce(t *testing.T) {
 	base := devstack.RandomBytes(2<<20, 42)
 	baseDigest := "sha256:" + fmt.Sprintf("%x", sha256.Sum256(base))
 	var baseUploads atomic.Int32
-	p := newPair(t, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") && r.URL.Query().Get("digest") == baseDigest {
-				baseUploads.Add(1)
-			}
-			h.ServeHTTP(w, r)
-		})
-	})
+	p := newPair(t, countUploads(&baseUploads, func(r *http.Request) bool { return r.URL.Query().Get("digest") == baseDigest }))
 	ctx := context.Background()
 	repo := p.repo(t, p.src.Addr+"/app")
 	const images = 8

@@ -70,7 +70,7 @@ func (j *job) referrersOf(ctx context.Context, s digest.Digest, depth int) ([]re
 	}
 	var descs []ocispec.Descriptor
 	err := errUnsupportedKnown
-	if !j.srcNoAPI.Load() && !j.cp.lacksReferrersAPI(j.src.Host()) {
+	if !j.cp.lacksReferrersAPI(j.src.Host()) {
 		descs, err = j.src.Referrers(ctx, s)
 	}
 	switch {
@@ -85,8 +85,7 @@ func (j *job) referrersOf(ctx context.Context, s digest.Digest, depth int) ([]re
 			}
 		}
 	case errors.Is(err, registry.ErrUnsupported):
-		j.srcNoAPI.Store(true) // do not ask again for the other subjects
-		j.cp.noAPI.Store(j.src.Host(), time.Now())
+		j.cp.noAPI.Store(j.src.Host(), time.Now()) // the other subjects and copies need not ask
 		// The registry has no referrers API: referrers are listed in an index under the fallback
 		// tag. Copy them by digest; indexReferrers then writes the destination's own listing.
 		if tags, err := j.srcTags(ctx); err != nil {
