@@ -246,9 +246,8 @@ func (t task) signedLater(d digest.Digest) bool {
 	if d == "" {
 		return false
 	}
-	base := registry.TagFor(d)
-	for _, suffix := range []string{"", ".sig", ".att", ".sbom"} {
-		if t.names[base+suffix] {
+	for _, tag := range replicate.ReferrerTags(d) {
+		if t.names[tag] {
 			return true
 		}
 	}

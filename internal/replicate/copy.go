@@ -44,6 +44,17 @@ const (
 // cosignSuffixes are the tags cosign and its kin attach to sha256-<hex> for a digest.
 var cosignSuffixes = []string{".sig", ".att", ".sbom"}
 
+// ReferrerTags lists the tags that can carry referrers of d: the OCI fallback tag sha256-<hex>
+// and cosign's sha256-<hex>.sig, .att and .sbom. A copy of d brings whichever exist.
+func ReferrerTags(d digest.Digest) []string {
+	base := registry.TagFor(d)
+	out := []string{base}
+	for _, suffix := range cosignSuffixes {
+		out = append(out, base+suffix)
+	}
+	return out
+}
+
 // Options configure a Copier. The zero value copies referrers with DefaultJobs and no logs.
 type Options struct {
 	// Jobs bounds concurrent blob transfers; 0 means DefaultJobs.
