@@ -9,8 +9,6 @@ import (
 	"github.com/ecrsync/ecrsync/internal/rules"
 )
 
-func init() { commands = append(commands, newConfig) }
-
 func newConfig(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",

@@ -12,17 +12,13 @@ import (
 	"sync"
 	"time"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/ecrsync/ecrsync/internal/ecr"
+	"github.com/ecrsync/ecrsync/internal/app"
 	"github.com/ecrsync/ecrsync/internal/registry"
 	"github.com/ecrsync/ecrsync/internal/replicate"
 )
-
-func init() { commands = append(commands, newCopy) }
 
 // copyFlags are the engine's knobs, shared by every command that copies.
 type copyFlags struct {
@@ -87,22 +83,22 @@ its credential helpers (docker login). Registries on loopback are spoken to over
 				}
 			}
 			f.warn(log)
-			opts := replicate.Options{Jobs: f.jobs, NoReferrers: f.noReferrers, Logger: log}
-			if bar != nil {
-				opts.Progress = bar.update
+			if allTags && parallel < 1 {
+				return usageError{fmt.Errorf("--parallel must be at least 1")}
 			}
-			kc, err := keychainFor(cmd.Context(), log, args...)
+			o := f.options(log)
+			if bar != nil {
+				o.Copy.Progress = bar.update
+			}
+			o.Hosts = hosts(args...)
+			a, err := app.New(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
-			c := registry.New(registry.Options{Keychain: kc, Insecure: f.insecure, Logger: log, UserAgent: "ecrsync/" + Version})
 			if allTags {
-				if parallel < 1 {
-					return usageError{fmt.Errorf("--parallel must be at least 1")}
-				}
-				return copyAllTags(cmd.Context(), g, c, replicate.New(c, opts), args[0], args[1], parallel)
+				return copyAllTags(cmd.Context(), g, a.Client, a.Copier, args[0], args[1], parallel)
 			}
-			res, err := replicate.New(c, opts).Copy(cmd.Context(), args[0], args[1])
+			res, err := a.Copier.Copy(cmd.Context(), args[0], args[1])
 			bar.done()
 			if err != nil {
 				if replicate.Retryable(err) {
@@ -119,24 +115,25 @@ its credential helpers (docker login). Registries on loopback are spoken to over
 	return cmd
 }
 
-// keychainFor returns the credentials for a copy between refs: ECR registries log in with
-// GetAuthorizationToken in their own Region, with the AWS credentials of the environment (no
-// docker login needed); every other registry, and an ECR one the AWS credentials cannot reach,
-// uses the Docker config and its credential helpers. The AWS configuration is loaded only when
-// an ECR host is named.
-func keychainFor(ctx context.Context, log *slog.Logger, refs ...string) (authn.Keychain, error) {
+// options are the app options every command that copies takes from its flags: the engine's
+// knobs, and the user agent.
+func (f *copyFlags) options(log *slog.Logger) app.Options {
+	return app.Options{Logger: log, Insecure: f.insecure, UserAgent: "ecrsync/" + Version,
+		Copy: replicate.Options{Jobs: f.jobs, NoReferrers: f.noReferrers}}
+}
+
+// hosts returns the registry hosts of refs: ECR ones log in with GetAuthorizationToken in their
+// own Region, with the AWS credentials of the environment (no docker login needed); every other
+// registry uses the Docker config and its credential helpers. The AWS configuration is loaded
+// only when an ECR host is named.
+func hosts(refs ...string) []string {
+	var out []string
 	for _, ref := range refs {
-		repo, _, err := replicate.ParseReference(ref)
-		if err != nil || !ecr.IsECRHost(repo.RegistryStr()) {
-			continue
+		if repo, _, err := replicate.ParseReference(ref); err == nil {
+			out = append(out, repo.RegistryStr())
 		}
-		cfg, err := awsconfig.LoadDefaultConfig(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("loading AWS configuration for %s: %w", repo.RegistryStr(), err)
-		}
-		return ecr.NewKeychain(ecr.KeychainOptions{AWS: cfg, Fallback: authn.DefaultKeychain, Logger: log}), nil
 	}
-	return authn.DefaultKeychain, nil
+	return out
 }
 
 // referrerTag matches the tags that carry referrers (sha256-<hex>, cosign's .sig/.att/.sbom):

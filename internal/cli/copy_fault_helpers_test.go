@@ -18,10 +18,24 @@ var (
 	faultBinErr  error
 )
 
+// TestMain removes the binary ecrsyncBin built: tests leave nothing in the temp dir.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if faultBinPath != "" {
+		os.RemoveAll(filepath.Dir(faultBinPath))
+	}
+	os.Exit(code)
+}
+
 // ecrsyncBin builds cmd/ecrsync once for the tests that run it as a user would: a separate
-// process whose every byte of output is captured.
+// process whose every byte of output is captured. It is the dev build (-tags devstack, as `make
+// dev` builds bin/ecrsync-dev), so that `dev` is there too; every other command is the same code
+// as in the lean build. Under -short it skips the test: -short builds no binaries.
 func ecrsyncBin(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: builds the ecrsync binary")
+	}
 	faultBinOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "ecrsync-fault-bin-")
 		if err != nil {
@@ -29,7 +43,7 @@ func ecrsyncBin(t *testing.T) string {
 			return
 		}
 		faultBinPath = filepath.Join(dir, "ecrsync")
-		out, err := exec.Command("go", "build", "-o", faultBinPath, "../../cmd/ecrsync").CombinedOutput()
+		out, err := exec.Command("go", "build", "-tags", "devstack", "-o", faultBinPath, "../../cmd/ecrsync").CombinedOutput()
 		if err != nil {
 			faultBinErr = errors.New(string(out))
 		}

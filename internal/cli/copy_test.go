@@ -12,22 +12,15 @@ import (
 
 	"github.com/ecrsync/ecrsync/internal/cli"
 	"github.com/ecrsync/ecrsync/internal/devstack"
+	"github.com/ecrsync/ecrsync/internal/devstack/devtest"
 	"github.com/ecrsync/ecrsync/internal/registry"
 	"github.com/ecrsync/ecrsync/internal/replicate"
 )
 
 func startPair(t *testing.T) (src, dst *devstack.Registry) {
 	t.Helper()
-	var err error
-	if src, err = devstack.Start(context.Background(), devstack.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { src.Close() })
-	if dst, err = devstack.Start(context.Background(), devstack.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dst.Close() })
-	return src, dst
+	p := devtest.NewPair(t, devtest.Options{})
+	return p.Src, p.Dst
 }
 
 func run(args ...string) (code int, stdout, stderr string) {

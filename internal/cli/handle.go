@@ -1,30 +1,33 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ecrsync/ecrsync/internal/app"
 	"github.com/ecrsync/ecrsync/internal/event"
 	"github.com/ecrsync/ecrsync/internal/lambda"
 	"github.com/ecrsync/ecrsync/internal/rules"
 )
-
-func init() { commands = append(commands, newHandle) }
 
 func newHandle(g *globals) *cobra.Command {
 	var f copyFlags
 	var configPath string
 	cmd := &cobra.Command{
 		Use:   "handle [--config FILE] [EVENT.json | -]",
-		Short: "Handle one event as the Lambda function would: replay a push, a failed event, an SQS batch",
-		Long: `Handle one event exactly as the Lambda function does: an EventBridge "ECR Image Action" event,
-an SQS batch of them, or a registry notification. Use it to replay an event from the function's
-on-failure destination or dead-letter queue once the cause is fixed, or to try a config.
+		Short: "Handle one invocation as the Lambda function would: replay a push, a failed event, a reconcile request",
+		Long: `Handle one invocation exactly as the Lambda function does: an EventBridge "ECR Image Action"
+event, a registry notification, a reconcile request ({"ecrsync":"reconcile"} for everything, with
+"repository" for one; a "Scheduled Event" means everything), Lambda's on-failure record of any of
+these (as the function's failure queue holds them: the event is its requestPayload), or an SQS
+batch of them. Use it to replay a message from the failure or dead-letter queues once the cause
+is fixed (ecrsync replay QUEUE-URL drains a whole queue), or to try a config.
 
 The config comes from --config, else from ECRSYNC_CONFIG (YAML or JSON), else from the seed's
 variables (SOURCE_ACCOUNT_ID, SOURCE_REGION, DESTINATION_ACCOUNT_ID, DESTINATION_REGION,
@@ -34,20 +37,13 @@ The result (one outcome per destination) is printed as JSON on stdout.
 Exit codes: 0 synced or nothing to do (malformed events included: no retry fixes them),
 1 a sync failed and needs action, 3 a sync failed for a passing reason: run it again.`,
 		Example: `  ecrsync handle --config ecrsync.yaml internal/event/testdata/push.json
-  aws sqs receive-message --queue-url "$DLQ" --query 'Messages[0].Body' --output text | ecrsync handle -`,
+  aws sqs receive-message --queue-url "$FAILURES" --query 'Messages[0].Body' --output text | ecrsync handle -
+  echo '{"ecrsync":"reconcile","repository":"app"}' | ecrsync handle --config ecrsync.yaml -`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := g.logger()
+			log, cfg, err := f.setup(g, configPath)
 			if err != nil {
 				return err
-			}
-			if f.jobs < 1 {
-				return usageError{fmt.Errorf("--jobs must be at least 1")}
-			}
-			f.warn(log)
-			cfg, err := rules.Resolve(configPath, os.Getenv)
-			if err != nil {
-				return usageError{err}
 			}
 			var in io.Reader = g.stdin
 			if len(args) == 1 && args[0] != "-" {
@@ -62,25 +58,23 @@ Exit codes: 0 synced or nothing to do (malformed events included: no retry fixes
 			if err != nil {
 				return fmt.Errorf("reading the event: %w", err)
 			}
-			h, err := lambda.New(cmd.Context(), cfg, lambda.Options{Logger: log, Jobs: f.jobs, NoReferrers: f.noReferrers, Insecure: f.insecure,
-				UserAgent: "ecrsync/" + Version})
+			a, err := f.app(cmd.Context(), cfg, log)
 			if err != nil {
 				return err
 			}
+			h := a.Handler(cfg, app.HandlerOptions{})
 			res, herr := h.Handle(cmd.Context(), payload)
 			enc := json.NewEncoder(g.stdout)
 			enc.SetIndent("", "  ")
 			if err := enc.Encode(res); err != nil {
 				return err
 			}
-			var se *lambda.SyncError
-			switch {
-			case herr == nil:
-				if b, ok := res.(lambda.BatchResponse); ok && len(b.BatchItemFailures) > 0 {
-					return exitError{ExitFailed, fmt.Errorf("%d of the batch's messages failed", len(b.BatchItemFailures))}
-				}
+			switch failed, retryable := lambda.Failed(res, herr); {
+			case !failed:
 				return nil
-			case errors.As(herr, &se) && se.Retryable:
+			case herr == nil:
+				return exitError{ExitFailed, fmt.Errorf("%d of the batch's messages failed", len(res.(lambda.BatchResponse).BatchItemFailures))}
+			case retryable:
 				return exitError{ExitRetryable, herr}
 			}
 			return exitError{ExitFailed, herr}
@@ -89,4 +83,31 @@ Exit codes: 0 synced or nothing to do (malformed events included: no retry fixes
 	cmd.Flags().StringVarP(&configPath, "config", "c", "", "rules file (YAML or JSON); default: $ECRSYNC_CONFIG, then the seed's variables")
 	f.register(cmd)
 	return cmd
+}
+
+// setup reads what the commands that handle invocations (handle, replay) share: the logger,
+// --jobs and the rules.
+func (f *copyFlags) setup(g *globals, configPath string) (*slog.Logger, *rules.Config, error) {
+	log, err := g.logger()
+	if err != nil {
+		return nil, nil, err
+	}
+	if f.jobs < 1 {
+		return nil, nil, usageError{fmt.Errorf("--jobs must be at least 1")}
+	}
+	f.warn(log)
+	cfg, err := rules.Resolve(configPath, os.Getenv)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	return log, cfg, nil
+}
+
+// app builds what `handle` and `replay` run invocations through: the function's handler, with a
+// reconcile that runs in this process (no fan-out queue).
+func (f *copyFlags) app(ctx context.Context, cfg *rules.Config, log *slog.Logger) (*app.App, error) {
+	o := f.options(log)
+	o.Rules = cfg
+	o.QuietCopies = true // the handler writes one line per event and destination
+	return app.New(ctx, o)
 }

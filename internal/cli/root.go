@@ -113,9 +113,8 @@ ECR pushes across accounts.`,
 	pf.StringVar(&g.logFormat, "log-format", "auto", "log format: auto (text on a terminal, else JSON), text or json")
 	pf.StringVarP(&g.output, "output", "o", "text", "result format on stdout: text or json")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	for _, add := range commands {
-		root.AddCommand(add(g))
-	}
+	// Every command, in the order help lists them.
+	root.AddCommand(newCopy(g), newHandle(g), newReplay(g), newSync(g), newConfig(g), newDev(g), newVersion(g))
 	// An unknown command or the wrong number of arguments is a usage error (exit 2).
 	root.Args = cobra.ArbitraryArgs
 	root.RunE = func(cmd *cobra.Command, args []string) error {
@@ -142,14 +141,8 @@ ECR pushes across accounts.`,
 	return root
 }
 
-// commands lists the subcommand constructors; each command's file adds itself in init.
-var commands []func(*globals) *cobra.Command
-
 // Main runs the CLI and returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if lambdaMain != nil && os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" && len(args) == 0 {
-		return lambdaMain(ctx)
-	}
 	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := NewRoot(g)
 	root.SetArgs(args)
@@ -168,6 +161,3 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	return ExitFailed
 }
-
-// lambdaMain, when set (by the Lambda integration), runs the Lambda runtime loop instead of the CLI.
-var lambdaMain func(ctx context.Context) int

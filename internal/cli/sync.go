@@ -8,11 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ecrsync/ecrsync/internal/app"
 	"github.com/ecrsync/ecrsync/internal/reconcile"
 	"github.com/ecrsync/ecrsync/internal/rules"
 )
-
-func init() { commands = append(commands, newSync) }
 
 // ExitPending is `sync --dry-run`'s code when something would be copied: the destinations have
 // drifted, and a real run would change them.
@@ -62,18 +61,18 @@ failures (throttling, 5xx, network): run it again, 4 (--dry-run) something would
 			if err != nil {
 				return usageError{err}
 			}
-			ecrRate := putRate
-			if ecrRate == 0 {
-				ecrRate = -1 // not paced
-			}
 			f.warn(log)
-			r, _, err := reconcile.NewFromConfig(cmd.Context(), cfg, reconcile.Env{Insecure: f.insecure, CopyJobs: f.jobs,
-				NoReferrers: f.noReferrers, ECRPutRate: ecrRate, Logger: log, UserAgent: "ecrsync/" + Version},
-				reconcile.Options{Jobs: parallel, DryRun: dryRun, Logger: log})
+			o := f.options(log)
+			o.Rules = cfg
+			o.ECRPutRate = putRate
+			if putRate == 0 {
+				o.ECRPutRate = -1 // not paced
+			}
+			a, err := app.New(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
-			rep, err := r.Run(cmd.Context())
+			rep, err := a.Reconciler(cfg, reconcile.Options{Jobs: parallel, DryRun: dryRun}).Run(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -94,7 +93,7 @@ failures (throttling, 5xx, network): run it again, 4 (--dry-run) something would
 	cmd.Flags().StringVarP(&configPath, "config", "c", "", "rules file (YAML or JSON); default: $ECRSYNC_CONFIG, then the seed's variables")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check and print the plan; copy nothing")
 	cmd.Flags().IntVar(&parallel, "parallel", reconcile.DefaultJobs, "tags checked and copied at once")
-	cmd.Flags().Float64Var(&putRate, "put-rate", reconcile.DefaultECRPutRate, "manifest PUTs a second per ECR account and Region (0: not paced)")
+	cmd.Flags().Float64Var(&putRate, "put-rate", app.DefaultECRPutRate, "manifest PUTs a second per ECR account and Region (0: not paced)")
 	f.register(cmd)
 	return cmd
 }

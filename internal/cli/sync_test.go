@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ecrsync/ecrsync/internal/devstack"
+	"github.com/ecrsync/ecrsync/internal/devstack/devtest"
 	"github.com/ecrsync/ecrsync/internal/reconcile"
 )
 
@@ -19,17 +20,9 @@ import (
 func TestSyncCommand(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	var regs [2]*devstack.Registry
-	for i := range regs {
-		r, err := devstack.Start(ctx, devstack.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { r.Close() })
-		regs[i] = r
-	}
-	src, dst := regs[0].Addr, regs[1].Addr
-	push := devstack.NewPusher()
+	pair := devtest.NewPair(t, devtest.Options{})
+	src, dst := pair.Src.Addr, pair.Dst.Addr
+	push := pair.Push
 	for i, ref := range []string{"app:v1", "app:v2", "web:v1"} {
 		repo, tag, _ := strings.Cut(ref, ":")
 		r, err := push.Repo(src + "/" + repo)

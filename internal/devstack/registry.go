@@ -1,5 +1,8 @@
 // Package devstack runs real container registries (CNCF distribution v3) in-process on
-// 127.0.0.1, for `ecrsync dev`, `make demo` and the tests.
+// 127.0.0.1, for `ecrsync dev`, `make demo` and the tests, and the dev stack around them: a
+// webhook for the source registry's push notifications, a queue and workers (Stack). It is linked
+// only into builds with the devstack tag (bin/ecrsync-dev) and into tests: distribution, redis,
+// otel, grpc and prometheus come with it, and Go runs their package inits at every start.
 package devstack
 
 import (
@@ -19,10 +22,13 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-func init() {
-	// distribution logs through logrus's global logger; its access lines would drown ours.
-	logrus.SetOutput(io.Discard)
-}
+// quietOnce silences distribution's logging, once, when the first registry starts.
+var quietOnce sync.Once
+
+// quiet silences logrus's global logger, which distribution logs through: its access lines would
+// drown ours. A process-wide change, so it happens only when a dev registry starts (`ecrsync
+// dev`, tests), never at package init: the Lambda and the lean CLI link no logrus at all.
+func quiet() { quietOnce.Do(func() { logrus.SetOutput(io.Discard) }) }
 
 // Options configure one registry. The zero value is an in-memory registry on a free port.
 type Options struct {
@@ -51,6 +57,7 @@ type Registry struct {
 
 // Start runs a registry until Close or until ctx ends.
 func Start(ctx context.Context, opts Options) (*Registry, error) {
+	quiet()
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:0"
 	}

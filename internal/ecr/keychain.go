@@ -47,17 +47,28 @@ type KeychainOptions struct {
 
 // Keychain resolves credentials for registries: ECR hosts log in with GetAuthorizationToken in
 // the registry's own Region (a token is valid only in the Region that issued it, REFERENCE.md),
-// cached per registry; other hosts go to the fallback keychain.
+// cached per registry; other hosts go to the fallback keychain. It also makes the ECR API
+// clients of the control plane (API), so tokens and listings share one credentials cache per
+// role.
 type Keychain struct {
-	opts KeychainOptions
-	mu   sync.Mutex
-	regs map[string]registryAuth // host -> explicit ECR location and role
-	auth map[string]*Authenticator
+	opts    KeychainOptions
+	mu      sync.Mutex
+	regs    map[string]registryAuth // host -> explicit ECR location and role
+	auth    map[string]*Authenticator
+	clients map[apiKey]*awsecr.Client
+	creds   map[string]aws.CredentialsProvider // role ARN -> its cached AssumeRole credentials
 }
 
 type registryAuth struct {
 	loc  Location
 	role string
+}
+
+// apiKey names one ECR API client: the endpoint it reaches and whose credentials it signs with.
+type apiKey struct {
+	region          string
+	fips, dualStack bool
+	role            string
 }
 
 // NewKeychain returns a Keychain.
@@ -74,7 +85,8 @@ func NewKeychain(opts KeychainOptions) *Keychain {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Keychain{opts: opts, regs: map[string]registryAuth{}, auth: map[string]*Authenticator{}}
+	return &Keychain{opts: opts, regs: map[string]registryAuth{}, auth: map[string]*Authenticator{},
+		clients: map[apiKey]*awsecr.Client{}, creds: map[string]aws.CredentialsProvider{}}
 }
 
 // Add declares host an ECR registry at l, whose credentials come through roleARN if not empty.
@@ -85,6 +97,17 @@ func (k *Keychain) Add(host string, l Location, roleARN string) {
 	defer k.mu.Unlock()
 	k.regs[strings.ToLower(host)] = registryAuth{loc: l, role: roleARN}
 	delete(k.auth, strings.ToLower(host))
+}
+
+// Lookup returns the ECR location of host: as declared with Add, or read from an ECR host name.
+func (k *Keychain) Lookup(host string) (Location, bool) {
+	k.mu.Lock()
+	ra, ok := k.regs[strings.ToLower(host)]
+	k.mu.Unlock()
+	if ok {
+		return ra.loc, true
+	}
+	return ParseHost(strings.ToLower(host))
 }
 
 // Resolve implements authn.Keychain.
@@ -104,7 +127,7 @@ func (k *Keychain) Resolve(res authn.Resource) (authn.Authenticator, error) {
 		ra = registryAuth{loc: l}
 	}
 	a := &Authenticator{host: host, loc: ra.loc, margin: k.opts.RefreshMargin, now: k.opts.Now, log: k.opts.Logger,
-		client: newClient(k.opts.AWS, ra)}
+		client: k.api(ra.loc, ra.role)}
 	k.auth[host] = a
 	return a, nil
 }
@@ -114,25 +137,46 @@ type tokenGetter interface {
 	GetAuthorizationToken(ctx context.Context, in *awsecr.GetAuthorizationTokenInput, optFns ...func(*awsecr.Options)) (*awsecr.GetAuthorizationTokenOutput, error)
 }
 
-func newClient(base aws.Config, ra registryAuth) tokenGetter {
-	cfg := base.Copy()
-	cfg.Region = ra.loc.Region
-	if ra.role != "" {
-		// Regional STS in the registry's Region: it works in every partition and needs no
-		// global endpoint.
-		stsClient := sts.NewFromConfig(cfg)
-		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, ra.role, func(o *stscreds.AssumeRoleOptions) {
-			o.RoleSessionName = "ecrsync"
-		}))
+// API returns the ECR API client of the registry at l, signing with roleARN's credentials if
+// not empty (STS AssumeRole, cached and refreshed by the SDK), else the base configuration's.
+// Endpoint overrides of the base configuration (BaseEndpoint, AWS_ENDPOINT_URL_ECR) apply. One
+// client per Region, endpoint variant and role, shared with the registry logins.
+func (k *Keychain) API(l Location, roleARN string) *awsecr.Client {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.api(l, roleARN)
+}
+
+// api is API with k.mu held.
+func (k *Keychain) api(l Location, role string) *awsecr.Client {
+	key := apiKey{region: l.Region, fips: l.FIPS, dualStack: l.DualStack, role: role}
+	if c, ok := k.clients[key]; ok {
+		return c
 	}
-	return awsecr.NewFromConfig(cfg, func(o *awsecr.Options) {
-		if ra.loc.FIPS {
+	cfg := k.opts.AWS.Copy()
+	cfg.Region = l.Region
+	if role != "" {
+		creds, ok := k.creds[role]
+		if !ok {
+			// Regional STS in the first Region the role is used in: it works in every partition
+			// (a role belongs to one, as do the registries it reaches) and needs no global
+			// endpoint.
+			creds = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), role,
+				func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "ecrsync" }))
+			k.creds[role] = creds
+		}
+		cfg.Credentials = creds
+	}
+	c := awsecr.NewFromConfig(cfg, func(o *awsecr.Options) {
+		if l.FIPS {
 			o.EndpointOptions.UseFIPSEndpoint = aws.FIPSEndpointStateEnabled
 		}
-		if ra.loc.DualStack {
+		if l.DualStack {
 			o.EndpointOptions.UseDualStackEndpoint = aws.DualStackEndpointStateEnabled
 		}
 	})
+	k.clients[key] = c
+	return c
 }
 
 // Authenticator is one ECR registry's login: HTTP Basic with user AWS and the password from

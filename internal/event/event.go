@@ -1,6 +1,9 @@
-// Package event turns what announces a push — Amazon EventBridge "ECR Image Action" events, the
-// same wrapped in an SQS batch, and CNCF distribution's registry notifications — into one Push
-// type. It is pure: it decodes and checks, and never reaches a network.
+// Package event decodes everything an invocation of ecrsync can carry — Amazon EventBridge "ECR
+// Image Action" events, CNCF distribution's registry notifications, reconcile requests (a
+// schedule's, or the fan-out's one message per repository), an SQS batch of any of these, and
+// Lambda's on-failure destination record that wraps one of them — into records of one Push type
+// or one Reconcile request. The Lambda function, `ecrsync handle` and `ecrsync replay` share it.
+// It is pure: it decodes and checks, and never reaches a network.
 package event
 
 import (
@@ -12,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/ecrsync/ecrsync/internal/ecr"
 )
 
@@ -20,6 +25,7 @@ const (
 	KindEventBridge  = "eventbridge"  // one EventBridge event (any source, any detail-type)
 	KindSQS          = "sqs"          // an SQS batch whose message bodies are EventBridge events
 	KindNotification = "notification" // a distribution registry notification envelope
+	KindReconcile    = "reconcile"    // a reconcile request: {"ecrsync":"reconcile",...}
 )
 
 // Actions of a Push.
@@ -99,12 +105,14 @@ func (p Push) SkipReason() string {
 	return ""
 }
 
-// Record is one item of an input: a Push, or why it could not be read. ID is what an SQS batch
-// response names a failed item by (the message ID); for other inputs it is the event ID.
+// Record is one item of an input: a Push, a reconcile request (Reconcile not nil), or why it
+// could not be read. ID is what an SQS batch response names a failed item by (the message ID);
+// for other inputs it is the event ID.
 type Record struct {
-	ID   string `json:"id,omitempty"`
-	Push Push   `json:"push"`
-	Err  error  `json:"-"`
+	ID        string     `json:"id,omitempty"`
+	Push      Push       `json:"push"`
+	Reconcile *Reconcile `json:"reconcile,omitempty"`
+	Err       error      `json:"-"`
 }
 
 // Input is a decoded invocation payload.
@@ -113,34 +121,33 @@ type Input struct {
 	Records []Record
 }
 
-// Decode reads a payload: an EventBridge event, an SQS batch of them, or a registry notification
-// envelope. An error (wrapping ErrMalformed) means the whole payload is unreadable; a batch whose
-// single items are bad returns those items with Err set, so the rest can still be handled.
+// Decode reads a payload: an EventBridge event, a registry notification envelope, a reconcile
+// request, an SQS batch whose messages are any of these, or Lambda's on-failure destination
+// record of one (Decode unwraps its requestPayload). An error (wrapping ErrMalformed) means the
+// whole payload is unreadable; a batch whose single items are bad returns those items with Err
+// set, so the rest can still be handled.
 func Decode(data []byte) (*Input, error) {
 	if len(data) > MaxInput {
 		return nil, malformed("input of %d bytes is larger than %d", len(data), MaxInput)
 	}
 	var probe struct {
-		Records    []json.RawMessage `json:"Records"`
-		Events     []json.RawMessage `json:"events"`
-		DetailType *string           `json:"detail-type"`
+		Records []json.RawMessage `json:"Records"`
+		Events  []json.RawMessage `json:"events"`
 	}
 	if err := json.Unmarshal(data, &probe); err != nil {
 		return nil, malformed("not a JSON object: %v", err)
 	}
 	switch {
-	case probe.DetailType != nil:
-		p, err := decodeEventBridge(data)
-		if err != nil {
-			return nil, err
-		}
-		return &Input{Kind: KindEventBridge, Records: []Record{{ID: p.ID, Push: p}}}, nil
 	case probe.Records != nil:
 		return decodeSQS(probe.Records)
 	case probe.Events != nil:
 		return decodeNotification(probe.Events)
 	}
-	return nil, malformed("neither an EventBridge event (detail-type), an SQS batch (Records) nor a registry notification (events)")
+	kind, r, err := decodeOne(data, true)
+	if err != nil {
+		return nil, err
+	}
+	return &Input{Kind: kind, Records: []Record{r}}, nil
 }
 
 func malformed(format string, a ...any) error {
@@ -200,39 +207,24 @@ func decodeEventBridge(data []byte) (Push, error) {
 	return p, check(p)
 }
 
-// sqsMessage is the part of an SQS record the handler needs.
-type sqsMessage struct {
-	MessageID      string `json:"messageId"`
-	Body           string `json:"body"`
-	EventSource    string `json:"eventSource"`
-	EventSourceARN string `json:"eventSourceARN"`
-}
-
 func decodeSQS(records []json.RawMessage) (*Input, error) {
 	in := &Input{Kind: KindSQS}
 	for i, raw := range records {
-		var m sqsMessage
+		var m events.SQSMessage
 		if err := json.Unmarshal(raw, &m); err != nil {
 			return nil, malformed("SQS record %d: %v", i, err)
 		}
 		if m.EventSource != "aws:sqs" {
 			return nil, malformed("record %d comes from %q, not aws:sqs", i, m.EventSource)
 		}
-		if m.MessageID == "" {
+		if m.MessageId == "" {
 			return nil, malformed("SQS record %d has no messageId", i)
 		}
-		r := Record{ID: m.MessageID}
-		var probe struct {
-			DetailType *string `json:"detail-type"`
+		_, r, err := decodeOne([]byte(m.Body), true)
+		if err != nil {
+			r.Err = fmt.Errorf("SQS message %s: %w", m.MessageId, err)
 		}
-		switch err := json.Unmarshal([]byte(m.Body), &probe); {
-		case err != nil:
-			r.Err = malformed("SQS message %s: body is not JSON: %v", m.MessageID, err)
-		case probe.DetailType == nil:
-			r.Err = malformed("SQS message %s: body is not an EventBridge event", m.MessageID)
-		default:
-			r.Push, r.Err = decodeEventBridge([]byte(m.Body))
-		}
+		r.ID = m.MessageId
 		in.Records = append(in.Records, r)
 	}
 	return in, nil

@@ -142,20 +142,7 @@ func TestDecodeRejectsMalformedInput(t *testing.T) {
 	for _, f := range files {
 		inputs[filepath.Base(f)] = fixture(t, filepath.Base(f))
 	}
-	for name, data := range inputs {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			in, err := Decode(data)
-			if err == nil {
-				for _, r := range in.Records {
-					err = errors.Join(err, r.Err)
-				}
-			}
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("Decode = %+v, %v; want ErrMalformed", in, err)
-			}
-		})
-	}
+	assertMalformed(t, inputs)
 }
 
 func TestEventBridgeEventRoundTrips(t *testing.T) {
@@ -217,6 +204,12 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		for _, r := range in.Records {
+			if r.Err == nil && r.Reconcile != nil {
+				if r.Reconcile.Repository != "" && !ValidRepository(r.Reconcile.Repository) {
+					t.Fatalf("Decode accepted a reconcile request for %q", r.Reconcile.Repository)
+				}
+				continue
+			}
 			if r.Err != nil || r.Push.SkipReason() != "" {
 				continue
 			}

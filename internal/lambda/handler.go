@@ -1,12 +1,12 @@
-// Package lambda is ecrsync's event handler: event -> rules -> copy. The Lambda function, `ecrsync
-// handle`, `ecrsync dev` and the reconcile all go through it. It decides which failures are
-// worth a retry: Lambda retries an invocation that returns an error, so only a sync that failed
-// returns one; events that need no work and events no retry can fix return success.
+// Package lambda is ecrsync's invocation handler: event -> rules -> copy, and reconcile requests
+// -> the reconciler. The Lambda function, `ecrsync handle`, `ecrsync replay` and `ecrsync dev`
+// all go through it; internal/app builds it. It decides which failures are worth a retry: Lambda
+// retries an invocation that returns an error, so only a sync that failed returns one; events
+// that need no work and events no retry can fix return success.
 package lambda
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/ecrsync/ecrsync/internal/event"
+	"github.com/ecrsync/ecrsync/internal/reconcile"
 	"github.com/ecrsync/ecrsync/internal/registry"
 	"github.com/ecrsync/ecrsync/internal/replicate"
 	"github.com/ecrsync/ecrsync/internal/rules"
@@ -32,15 +33,19 @@ const (
 	OutcomeNeedsAction = "needs_action" // the copy failed for a reason someone must fix
 )
 
-// Copier copies one image; *replicate.Copier is the one in use.
-type Copier interface {
-	CopyRef(ctx context.Context, srcRepo name.Repository, srcRef string, dstRepo name.Repository, dstRef string) (*replicate.Result, error)
-}
-
-// Handler handles events. Its zero value is not usable: Rules and Copier are required.
+// Handler handles invocations. Its zero value is not usable: Rules and Copier are required.
 type Handler struct {
 	Rules  *rules.Config
-	Copier Copier
+	Copier reconcile.Copier
+	// Reconciler handles reconcile requests; nil means they are skipped, with a warning.
+	Reconciler *reconcile.Reconciler
+	// Queue, if set, takes the fan-out of a request to reconcile everything: one message per
+	// repository. Without it, such a request reconciles every repository in the one invocation,
+	// which suits small registries only.
+	Queue reconcile.Queue
+	// Margin is how long before the invocation's deadline a reconcile stops starting copies;
+	// 0 means DefaultReconcileMargin.
+	Margin time.Duration
 	// Logger gets one line per event and destination; nil discards.
 	Logger *slog.Logger
 	// Metrics adds CloudWatch Embedded Metric Format fields to those lines.
@@ -69,9 +74,12 @@ type Outcome struct {
 	DurationMs   int64  `json:"durationMs"`
 }
 
-// Result is what Handle returns for an EventBridge event or a registry notification.
+// Result is what Handle returns for anything but an SQS batch: an outcome per event and
+// destination, and for a reconcile request the messages queued or the reports.
 type Result struct {
-	Outcomes []Outcome `json:"outcomes"`
+	Outcomes []Outcome           `json:"outcomes,omitempty"`
+	Queued   int                 `json:"queued,omitempty"` // reconcile messages sent by the fan-out
+	Reports  []*reconcile.Report `json:"reports,omitempty"`
 }
 
 // SyncError is returned when copying an event's image failed for at least one destination.
@@ -105,63 +113,6 @@ func (h *Handler) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return h.Logger
-}
-
-// Handle handles one invocation payload: an EventBridge event, an SQS batch (answered with
-// partial batch failures: only the messages whose sync failed are returned to the queue), or a
-// registry notification envelope. Malformed input is logged at error level and acknowledged.
-func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (any, error) {
-	in, err := event.Decode(payload)
-	if err != nil {
-		o := Outcome{Outcome: OutcomeMalformed, Reason: err.Error()}
-		h.log().ErrorContext(ctx, "event", outcomeAttrs(o)...)
-		return Result{Outcomes: []Outcome{o}}, nil
-	}
-	if in.Kind == event.KindSQS {
-		return h.handleBatch(ctx, in), nil
-	}
-	var all []Outcome
-	var errs []error
-	for _, r := range in.Records {
-		out, err := h.handleRecord(ctx, r)
-		all = append(all, out...)
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return Result{Outcomes: all}, joinSync(errs)
-}
-
-// BatchResponse is the SQS partial batch response (ReportBatchItemFailures).
-type BatchResponse struct {
-	BatchItemFailures []BatchItemFailure `json:"batchItemFailures"`
-	Outcomes          []Outcome          `json:"outcomes,omitempty"`
-}
-
-// BatchItemFailure names a message to return to the queue.
-type BatchItemFailure struct {
-	ItemIdentifier string `json:"itemIdentifier"`
-}
-
-func (h *Handler) handleBatch(ctx context.Context, in *event.Input) BatchResponse {
-	resp := BatchResponse{BatchItemFailures: []BatchItemFailure{}}
-	for _, r := range in.Records {
-		out, err := h.handleRecord(ctx, r)
-		resp.Outcomes = append(resp.Outcomes, out...)
-		if err != nil {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, BatchItemFailure{ItemIdentifier: r.ID})
-		}
-	}
-	return resp
-}
-
-func (h *Handler) handleRecord(ctx context.Context, r event.Record) ([]Outcome, error) {
-	if r.Err != nil {
-		o := Outcome{Event: r.ID, Outcome: OutcomeMalformed, Reason: r.Err.Error()}
-		h.log().ErrorContext(ctx, "event", outcomeAttrs(o)...)
-		return []Outcome{o}, nil
-	}
-	return h.HandlePush(ctx, r.Push)
 }
 
 // HandlePush copies what a push calls for to every matching destination, in parallel; one

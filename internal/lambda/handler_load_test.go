@@ -15,6 +15,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/ecrsync/ecrsync/faults"
+	"github.com/ecrsync/ecrsync/internal/app"
 	"github.com/ecrsync/ecrsync/internal/devstack"
 	"github.com/ecrsync/ecrsync/internal/ecr/ecrstandin"
 	"github.com/ecrsync/ecrsync/internal/fault"
@@ -124,12 +125,8 @@ rules:
 
 func (p *ltPair) handler(t *testing.T) *lambda.Handler {
 	t.Helper()
-	h, err := lambda.New(context.Background(), p.config(t), lambda.Options{AWS: &p.aws,
-		Fallback: devstack.Anonymous{}, Retry: registry.RetryPolicy{Base: 5 * time.Millisecond, Max: 200 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
+	return newHandler(t, p.config(t), app.Options{AWS: &p.aws,
+		Fallback: devstack.Anonymous{}, Retry: registry.RetryPolicy{Base: 5 * time.Millisecond, Max: 200 * time.Millisecond}}, app.HandlerOptions{})
 }
 
 // ltPushEvent is the EventBridge event ECR sends for a push to the source.

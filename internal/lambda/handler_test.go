@@ -16,7 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ecrsync/ecrsync/internal/app"
 	"github.com/ecrsync/ecrsync/internal/devstack"
+	"github.com/ecrsync/ecrsync/internal/devstack/devtest"
 	"github.com/ecrsync/ecrsync/internal/ecr"
 	"github.com/ecrsync/ecrsync/internal/ecr/ecrstandin"
 	"github.com/ecrsync/ecrsync/internal/event"
@@ -66,20 +68,12 @@ func testAWS(endpoint string) aws.Config {
 
 func newEnv(t *testing.T, dstRepos ...string) *env {
 	t.Helper()
-	ctx := context.Background()
 	e := &env{api: ecrstandin.New(), logs: &syncBuffer{}}
 	t.Cleanup(e.api.Close)
 	e.srcECR = e.api.Registry(srcAccount, srcRegion)
 	e.dstECR = e.api.Registry(dstAccount, dstRegion)
-	var err error
-	if e.src, err = devstack.Start(ctx, devstack.Options{Wrap: e.srcECR.Wrap}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.src.Close() })
-	if e.dst, err = devstack.Start(ctx, devstack.Options{Wrap: e.dstECR.Wrap}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.dst.Close() })
+	pair := devtest.NewPair(t, devtest.Options{WrapSrc: e.srcECR.Wrap, WrapDst: e.dstECR.Wrap})
+	e.src, e.dst = pair.Src, pair.Dst
 	for _, r := range []string{"app", "team/api", "other"} {
 		e.srcECR.CreateRepository(r, false)
 	}
@@ -110,11 +104,8 @@ rules:
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.h, err = lambda.New(ctx, cfg, lambda.Options{Logger: log, Metrics: true, AWS: &e.awsCfg,
-		Retry: registry.RetryPolicy{Base: time.Millisecond, Max: 20 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.h = newHandler(t, cfg, app.Options{Logger: log, AWS: &e.awsCfg,
+		Retry: registry.RetryPolicy{Base: time.Millisecond, Max: 20 * time.Millisecond}}, app.HandlerOptions{Metrics: true})
 	return e
 }
 

@@ -13,12 +13,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/ecrsync/ecrsync/internal/app"
 	"github.com/ecrsync/ecrsync/internal/devstack"
+	"github.com/ecrsync/ecrsync/internal/devstack/devtest"
 	"github.com/ecrsync/ecrsync/internal/ecr"
 	"github.com/ecrsync/ecrsync/internal/ecr/ecrstandin"
 	"github.com/ecrsync/ecrsync/internal/event"
 	"github.com/ecrsync/ecrsync/internal/lambda"
-	"github.com/ecrsync/ecrsync/internal/reconcile"
+	"github.com/ecrsync/ecrsync/internal/queue"
 	"github.com/ecrsync/ecrsync/internal/registry"
 	"github.com/ecrsync/ecrsync/internal/rules"
 )
@@ -32,12 +34,11 @@ type reconcileEnv struct {
 	queue    *ecrstandin.SQS
 	url      string
 	push     *devstack.Pusher
-	r        *lambda.Reconciling
+	r        *lambda.Handler
 }
 
 func newReconcileEnv(t *testing.T) *reconcileEnv {
 	t.Helper()
-	ctx := context.Background()
 	api := ecrstandin.New()
 	t.Cleanup(api.Close)
 	srcLoc, dstLoc := ecr.Location{Account: "111111111111", Region: "us-east-1"}, ecr.Location{Account: "222222222222", Region: "eu-west-1"}
@@ -45,15 +46,8 @@ func newReconcileEnv(t *testing.T) *reconcileEnv {
 		queue: ecrstandin.NewSQS()}
 	t.Cleanup(e.queue.Close)
 	e.url = e.queue.QueueURL("ecrsync-reconcile")
-	var err error
-	if e.src, err = devstack.Start(ctx, devstack.Options{Wrap: e.srcECR.Wrap}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.src.Close() })
-	if e.dst, err = devstack.Start(ctx, devstack.Options{Wrap: e.dstECR.Wrap}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.dst.Close() })
+	pair := devtest.NewPair(t, devtest.Options{WrapSrc: e.srcECR.Wrap, WrapDst: e.dstECR.Wrap})
+	e.src, e.dst = pair.Src, pair.Dst
 
 	creds := credentials.NewStaticCredentialsProvider("AKIDSTANDIN", "standin-secret", "")
 	awsCfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(api.URL), Credentials: creds}
@@ -73,16 +67,8 @@ rules:
 		t.Fatal(err)
 	}
 	retry := registry.RetryPolicy{Base: time.Millisecond, Max: 20 * time.Millisecond}
-	h, err := lambda.New(ctx, cfg, lambda.Options{AWS: &awsCfg, Retry: retry})
-	if err != nil {
-		t.Fatal(err)
-	}
 	sqsAPI := sqs.NewFromConfig(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(e.queue.URL), Credentials: creds})
-	e.r, err = lambda.NewReconciling(ctx, h, cfg, lambda.ReconcileOptions{QueueURL: e.url, SQS: sqsAPI,
-		Env: reconcile.Env{AWS: &awsCfg, Retry: retry}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.r = newHandler(t, cfg, app.Options{AWS: &awsCfg, Retry: retry}, app.HandlerOptions{Queue: &queue.SQS{API: sqsAPI, URL: e.url}})
 	return e
 }
 
@@ -154,7 +140,7 @@ func TestScheduleFansOutAndTheQueueReconciles(t *testing.T) {
 		t.Fatal(err)
 	}
 	msgs := e.queue.Messages(e.url)
-	if rr, ok := res.(lambda.ReconcileResult); !ok || rr.Queued != 14 || len(msgs) != 14 {
+	if rr, ok := res.(lambda.Result); !ok || rr.Queued != 14 || len(msgs) != 14 {
 		t.Fatalf("result %#v, %d messages", res, len(msgs))
 	}
 	seen := map[string]bool{}
@@ -181,7 +167,7 @@ func TestScheduleFansOutAndTheQueueReconciles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	br, ok := res.(lambda.ReconcileBatchResponse)
+	br, ok := res.(lambda.BatchResponse)
 	if !ok || len(br.BatchItemFailures) != 0 || len(br.Reports) != 14 {
 		t.Fatalf("batch response %#v", res)
 	}
@@ -211,7 +197,7 @@ func TestReconcileOutOfTimeReturnsTheMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	br, ok := res.(lambda.ReconcileBatchResponse)
+	br, ok := res.(lambda.BatchResponse)
 	if !ok || len(br.BatchItemFailures) != 1 || br.BatchItemFailures[0].ItemIdentifier != "m-0" {
 		t.Fatalf("batch response %#v", res)
 	}
@@ -220,7 +206,7 @@ func TestReconcileOutOfTimeReturnsTheMessage(t *testing.T) {
 	}
 	// A direct request for one repository, with time, converges.
 	res, err = e.r.Handle(context.Background(), []byte(`{"ecrsync":"reconcile","repository":"app"}`))
-	if rr, ok := res.(lambda.ReconcileResult); err != nil || !ok || rr.Reports[0].Copied != 1 {
+	if rr, ok := res.(lambda.Result); err != nil || !ok || rr.Reports[0].Copied != 1 {
 		t.Fatalf("direct request: %#v, %v", res, err)
 	}
 }

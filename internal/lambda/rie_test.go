@@ -56,6 +56,9 @@ func freeAddr(t *testing.T) string {
 // destination registry, behind the ECR stand-in, with ECR logins through the control-plane
 // stand-in (AWS_ENDPOINT_URL_ECR).
 func TestBootstrapUnderTheLambdaEmulator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds bootstrap")
+	}
 	t.Parallel()
 	rie := findRIE(t)
 	dir := t.TempDir()

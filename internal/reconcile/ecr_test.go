@@ -12,7 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/ecrsync/ecrsync/internal/app"
 	"github.com/ecrsync/ecrsync/internal/devstack"
+	"github.com/ecrsync/ecrsync/internal/devstack/devtest"
 	"github.com/ecrsync/ecrsync/internal/ecr"
 	"github.com/ecrsync/ecrsync/internal/ecr/ecrstandin"
 	"github.com/ecrsync/ecrsync/internal/reconcile"
@@ -32,16 +34,8 @@ func TestECRListingThroughTheStandIn(t *testing.T) {
 	dstLoc := ecr.Location{Account: "222222222222", Region: "eu-west-1"}
 	srcECR, dstECR := s.Registry(srcLoc.Account, srcLoc.Region), s.Registry(dstLoc.Account, dstLoc.Region)
 	srcReq := &counter{}
-	src, err := devstack.Start(ctx, devstack.Options{Wrap: func(h http.Handler) http.Handler { return srcReq.wrap(srcECR.Wrap(h)) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { src.Close() })
-	dst, err := devstack.Start(ctx, devstack.Options{Wrap: dstECR.Wrap})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dst.Close() })
+	pair := devtest.NewPair(t, devtest.Options{WrapSrc: func(h http.Handler) http.Handler { return srcReq.wrap(srcECR.Wrap(h)) }, WrapDst: dstECR.Wrap})
+	src, dst := pair.Src, pair.Dst
 	for _, r := range []string{"app", "lib", "team/api", "team/web"} {
 		srcECR.CreateRepository(r, false)
 	}
@@ -90,11 +84,12 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, lim, err := reconcile.NewFromConfig(ctx, cfg, reconcile.Env{AWS: &awsCfg, Fallback: devstack.Anonymous{}, ListPageSize: 2,
-		Retry: registry.RetryPolicy{Base: 5 * time.Millisecond, Max: 50 * time.Millisecond}}, reconcile.Options{})
+	a, err := app.New(ctx, app.Options{Rules: cfg, AWS: &awsCfg, Fallback: devstack.Anonymous{}, ListPageSize: 2,
+		Retry: registry.RetryPolicy{Base: 5 * time.Millisecond, Max: 50 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	r, lim := a.Reconciler(cfg, reconcile.Options{}), a.Pacer
 	rep, err := r.Run(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -118,11 +118,15 @@ type Options struct {
 	RepoJobs int
 	// DryRun checks and reports, and copies nothing.
 	DryRun bool
-	// Logger gets one line per copy or failure and a summary; nil discards.
+	// Logger gets failures and a summary; nil discards. The engine logs each copy itself.
 	Logger *slog.Logger
+	// LogCopies adds an Info line per tag copied: for when the engine's own line is Debug (the
+	// Lambda, whose event lines are the handler's).
+	LogCopies bool
 }
 
-// Copier copies one image; *replicate.Copier is the one in use.
+// Copier copies one image; *replicate.Copier is the one in use. The event handler
+// (internal/lambda) takes the same interface.
 type Copier interface {
 	CopyRef(ctx context.Context, srcRepo name.Repository, srcRef string, dstRepo name.Repository, dstRef string) (*replicate.Result, error)
 }
@@ -433,8 +437,12 @@ func (r *Reconciler) syncTarget(ctx context.Context, t task, tg rules.Target, wa
 	case res.UpToDate:
 		it.Status = InSync // another writer (an event) got there between the HEAD and the copy
 	default:
-		it.Status = Copied // the engine has logged the copy
-		log.DebugContext(ctx, "reconciled", "was", it.DstDigest)
+		it.Status = Copied
+		level := slog.LevelDebug // the engine has logged the copy
+		if r.opts.LogCopies {
+			level = slog.LevelInfo
+		}
+		log.Log(ctx, level, "reconciled", "was", it.DstDigest, "bytes", it.Bytes)
 	}
 	return it
 }

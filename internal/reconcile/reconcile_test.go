@@ -4,18 +4,18 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/distribution/distribution/v3/configuration"
-	"github.com/distribution/distribution/v3/registry/handlers"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/ecrsync/ecrsync/internal/app"
 	"github.com/ecrsync/ecrsync/internal/devstack"
+	"github.com/ecrsync/ecrsync/internal/devstack/devtest"
+	"github.com/ecrsync/ecrsync/internal/pace"
 	"github.com/ecrsync/ecrsync/internal/reconcile"
 	"github.com/ecrsync/ecrsync/internal/registry"
 	"github.com/ecrsync/ecrsync/internal/rules"
@@ -68,30 +68,18 @@ func (c *counter) reset() map[string]int {
 // fixture is a source and a destination registry with repositories in every state a reconcile
 // meets: missing, stale, in sync, extra, unselected, and two that fail.
 type fixture struct {
-	src, dst       *testRegistry
+	src, dst       *devstack.Registry
 	srcReq, dstReq *counter
 	push           *devstack.Pusher
 	cfg            *rules.Config
 	want           map[string]digest.Digest // dst ref -> digest it must end at
 }
 
-// start runs a real distribution registry on 127.0.0.1 behind wrap. Not devstack.Start: that
-// leaves catalog.maxentries at 0, so its /v2/_catalog lists nothing (distribution's YAML loader
-// defaults it to 1000; configuration built in code does not).
-func start(t *testing.T, wrap func(http.Handler) http.Handler) *testRegistry {
+// start runs a real distribution registry on 127.0.0.1 behind wrap, stopped with the test.
+func start(t *testing.T, wrap func(http.Handler) http.Handler) *devstack.Registry {
 	t.Helper()
-	cfg := &configuration.Configuration{}
-	cfg.Log.Level = "error"
-	cfg.Log.AccessLog.Disabled = true
-	cfg.Storage = configuration.Storage{"inmemory": configuration.Parameters{}}
-	cfg.Catalog.MaxEntries = 1000
-	app := handlers.NewApp(context.Background(), cfg)
-	srv := httptest.NewServer(wrap(app))
-	t.Cleanup(func() { srv.Close(); app.Shutdown() })
-	return &testRegistry{Addr: strings.TrimPrefix(srv.URL, "http://")}
+	return devtest.Start(t, wrap)
 }
-
-type testRegistry struct{ Addr string }
 
 func (f *fixture) image(t *testing.T, host, repo, tag string, seed uint64) digest.Digest {
 	t.Helper()
@@ -185,15 +173,18 @@ rules:
 	return f
 }
 
-func (f *fixture) reconciler(t *testing.T, opts reconcile.Options, env reconcile.Env) (*reconcile.Reconciler, *reconcile.Limiter) {
+// reconciler builds the reconciler of the fixture's config through the composition root, as
+// the CLI and the Lambda do, and returns it with the pacer of its manifest PUTs.
+func (f *fixture) reconciler(t *testing.T, opts reconcile.Options, o app.Options) (*reconcile.Reconciler, *pace.Pacer) {
 	t.Helper()
-	env.Fallback = devstack.Anonymous{}
-	env.Retry = registry.RetryPolicy{Base: 5 * time.Millisecond, Max: 50 * time.Millisecond}
-	r, lim, err := reconcile.NewFromConfig(context.Background(), f.cfg, env, opts)
+	o.Rules = f.cfg
+	o.Fallback = devstack.Anonymous{}
+	o.Retry = registry.RetryPolicy{Base: 5 * time.Millisecond, Max: 50 * time.Millisecond}
+	a, err := app.New(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r, lim
+	return a.Reconciler(f.cfg, opts), a.Pacer
 }
 
 func statuses(rep *reconcile.Report) map[string]reconcile.Status {
@@ -215,7 +206,7 @@ func TestSyncConvergesAndLeavesExtraTagsAlone(t *testing.T) {
 	d := f.dst.Addr
 
 	// A dry run reports the plan and sends nothing that writes.
-	dry, _ := f.reconciler(t, reconcile.Options{DryRun: true}, reconcile.Env{})
+	dry, _ := f.reconciler(t, reconcile.Options{DryRun: true}, app.Options{})
 	rep, err := dry.Run(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +228,7 @@ func TestSyncConvergesAndLeavesExtraTagsAlone(t *testing.T) {
 	}
 
 	// The real run copies what differs; one failing repository stops nothing.
-	r, _ := f.reconciler(t, reconcile.Options{}, reconcile.Env{})
+	r, _ := f.reconciler(t, reconcile.Options{}, app.Options{})
 	rep, err = r.Run(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -297,7 +288,7 @@ func TestSyncConvergesAndLeavesExtraTagsAlone(t *testing.T) {
 func TestRepositoryReconcilesOneAndRefusesUnselected(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	r, _ := f.reconciler(t, reconcile.Options{}, reconcile.Env{})
+	r, _ := f.reconciler(t, reconcile.Options{}, app.Options{})
 	rep, err := r.Repository(context.Background(), "team/api")
 	if err != nil {
 		t.Fatal(err)
@@ -330,7 +321,7 @@ func TestCanceledRunSkipsAndDoesNotConverge(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	r, _ := f.reconciler(t, reconcile.Options{}, reconcile.Env{})
+	r, _ := f.reconciler(t, reconcile.Options{}, app.Options{})
 	repos, err := r.Repositories(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -353,7 +344,7 @@ func TestLimiterPacesManifestPuts(t *testing.T) {
 	f := newFixture(t)
 	// 4 copies put 1+1+4 (index: two images, an attestation, itself)+1+1 manifests: 8 PUTs, plus
 	// the one denied. At 4 a second with a burst of 4, that takes at least a second.
-	r, lim := f.reconciler(t, reconcile.Options{}, reconcile.Env{PutRate: 4})
+	r, lim := f.reconciler(t, reconcile.Options{}, app.Options{PutRate: 4})
 	start := time.Now()
 	rep, err := r.Run(context.Background())
 	if err != nil {

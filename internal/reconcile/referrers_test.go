@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/ecrsync/ecrsync/internal/app"
 	"github.com/ecrsync/ecrsync/internal/reconcile"
 	"github.com/ecrsync/ecrsync/internal/registry"
 )
@@ -14,7 +15,7 @@ func TestSignatureAddedAfterSyncIsCopied(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	r, _ := f.reconciler(t, reconcile.Options{}, reconcile.Env{})
+	r, _ := f.reconciler(t, reconcile.Options{}, app.Options{})
 	if _, err := r.Run(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecrsync/ecrsync/internal/app"
 	"github.com/ecrsync/ecrsync/internal/devstack"
 	"github.com/ecrsync/ecrsync/internal/reconcile"
 	"github.com/ecrsync/ecrsync/internal/registry"
@@ -42,11 +43,12 @@ func TestScale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, _, err := reconcile.NewFromConfig(ctx, cfg, reconcile.Env{Fallback: devstack.Anonymous{},
-		Retry: registry.RetryPolicy{Base: 5 * time.Millisecond, Max: 50 * time.Millisecond}}, reconcile.Options{})
+	a, err := app.New(ctx, app.Options{Rules: cfg, Fallback: devstack.Anonymous{},
+		Retry: registry.RetryPolicy{Base: 5 * time.Millisecond, Max: 50 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	r := a.Reconciler(cfg, reconcile.Options{})
 	srcReq.reset()
 	dstReq.reset()
 	first, err := r.Run(ctx)

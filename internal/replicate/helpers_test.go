@@ -1,7 +1,6 @@
 package replicate_test
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -16,6 +15,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ecrsync/ecrsync/internal/devstack"
+	"github.com/ecrsync/ecrsync/internal/devstack/devtest"
 	"github.com/ecrsync/ecrsync/internal/registry"
 	"github.com/ecrsync/ecrsync/internal/replicate"
 )
@@ -28,18 +28,8 @@ type pair struct {
 
 func newPair(t *testing.T, wrapDst func(http.Handler) http.Handler) *pair {
 	t.Helper()
-	ctx := context.Background()
-	src, err := devstack.Start(ctx, devstack.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { src.Close() })
-	dst, err := devstack.Start(ctx, devstack.Options{Wrap: wrapDst})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dst.Close() })
-	return &pair{src: src, dst: dst, push: devstack.NewPusher()}
+	p := devtest.NewPair(t, devtest.Options{WrapDst: wrapDst})
+	return &pair{src: p.Src, dst: p.Dst, push: p.Push}
 }
 
 func (p *pair) repo(t *testing.T, ref string) *registry.Repository {

@@ -1,0 +1,59 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+
+	awslambda "github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/ecrsync/ecrsync/internal/lambda"
+	"github.com/ecrsync/ecrsync/internal/rules"
+)
+
+// Lambda is the function's entry point: it reads the config (ECRSYNC_CONFIG or the seed's
+// variables), builds the process's one client, pacer, copier and handler — shared by event and
+// reconcile invocations — and serves invocations until the runtime stops the process. A bad
+// config fails the init phase, with the bad field named in the log.
+func Lambda(ctx context.Context, userAgent string) int {
+	log := lambda.Logger()
+	h, err := lambdaHandler(ctx, os.Getenv, Options{Logger: log, UserAgent: userAgent})
+	if err != nil {
+		log.ErrorContext(ctx, "init", "err", err)
+		return 1
+	}
+	awslambda.StartWithOptions(h.Handle, awslambda.WithContext(ctx), awslambda.WithEnableSIGTERM())
+	return 0
+}
+
+// lambdaHandler builds the function's handler from its environment.
+func lambdaHandler(ctx context.Context, getenv func(string) string, o Options) (*lambda.Handler, error) {
+	cfg, err := rules.Resolve("", getenv)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	o.Rules = cfg
+	// The handler writes one line per event and destination; the reconcile one per copy.
+	o.QuietCopies = true
+	if v := getenv(lambda.EnvPutRate); v != "" {
+		rate, err := strconv.ParseFloat(v, 64)
+		if err != nil || rate <= 0 {
+			return nil, fmt.Errorf("%s=%q: want a positive number of PUTs a second", lambda.EnvPutRate, v)
+		}
+		o.ECRPutRate = rate
+	}
+	a, err := New(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	ho := HandlerOptions{Metrics: true}
+	if url := getenv(lambda.EnvReconcileQueue); url != "" {
+		q, err := a.Queue(ctx, url)
+		if err != nil {
+			return nil, err
+		}
+		ho.Queue = q
+	}
+	return a.Handler(cfg, ho), nil
+}
