@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ecrsync/ecrsync/internal/ecr"
+	"github.com/ecrsync/ecrsync/internal/awsname"
 )
 
 // Kinds of input Decode recognises.
@@ -191,7 +191,7 @@ func decodeEventBridge(data []byte) (Push, error) {
 	if err := json.Unmarshal(e.Detail, &d); err != nil {
 		return p, malformed("ECR Image Action event %s: detail: %v", e.ID, err)
 	}
-	host, err := ecr.Host(ecr.Location{Account: e.Account, Region: e.Region})
+	host, err := awsname.Host(awsname.Location{Account: e.Account, Region: e.Region})
 	if err != nil {
 		return p, malformed("ECR Image Action event %s: %v", e.ID, err)
 	}

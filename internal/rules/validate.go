@@ -6,7 +6,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/ecrsync/ecrsync/internal/ecr"
+	"github.com/ecrsync/ecrsync/internal/awsname"
 	"github.com/ecrsync/ecrsync/internal/event"
 )
 
@@ -90,10 +90,10 @@ func (r *Registry) validate(field string) error {
 		return fieldErr(field, "give registry (host[:port]) or account_id and region")
 	}
 	if r.AccountID != "" || r.Region != "" {
-		if !ecr.ValidAccount(r.AccountID) {
+		if !awsname.ValidAccount(r.AccountID) {
 			return fieldErr(field+".account_id", "%q: want the 12-digit AWS account ID", r.AccountID)
 		}
-		if !ecr.ValidRegion(r.Region) {
+		if !awsname.ValidRegion(r.Region) {
 			return fieldErr(field+".region", "%q is not an AWS Region name (like eu-west-1)", r.Region)
 		}
 	}
@@ -102,12 +102,12 @@ func (r *Registry) validate(field string) error {
 		if len(r.Registry) > 253 || !hostRE.MatchString(r.Registry) {
 			return fieldErr(field+".registry", "%q: want a registry host[:port] in lower case, no scheme or path", r.Registry)
 		}
-		if l, ok := ecr.ParseHost(r.Registry); ok && r.AccountID != "" && (l.Account != r.AccountID || l.Region != r.Region) {
+		if l, ok := awsname.ParseHost(r.Registry); ok && r.AccountID != "" && (l.Account != r.AccountID || l.Region != r.Region) {
 			return fieldErr(field+".registry", "%s is account %s in %s, but account_id and region say %s in %s", r.Registry, l.Account, l.Region, r.AccountID, r.Region)
 		}
 		r.host = r.Registry
 	default:
-		h, err := ecr.Host(ecr.Location{Account: r.AccountID, Region: r.Region, FIPS: r.FIPS, DualStack: r.DualStack})
+		h, err := awsname.Host(awsname.Location{Account: r.AccountID, Region: r.Region, FIPS: r.FIPS, DualStack: r.DualStack})
 		if err != nil {
 			return fieldErr(field, "%v", err)
 		}
