@@ -32,10 +32,9 @@ type token struct {
 // (distribution's token auth, Docker Hub, GHCR). Requests to other hosts — the presigned
 // URLs that layer downloads redirect to — go out without credentials.
 type authTransport struct {
-	host   string
-	scheme string // http or https
-	auth   authn.Authenticator
-	next   http.RoundTripper
+	host string
+	auth authn.Authenticator
+	next http.RoundTripper
 
 	pingMu sync.Mutex // guards ch and pinged
 	pinged bool       // ch is known

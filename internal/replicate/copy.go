@@ -230,10 +230,10 @@ func (cp *Copier) CopyRef(ctx context.Context, srcRepo name.Repository, srcRef s
 	err = j.run(ctx, top, dstRef)
 	res.Duration = time.Since(start)
 	if err != nil {
-		log.Warn("copy failed", "err", err, "retryable", Retryable(err), "bytes", res.BytesSent, "duration", res.Duration)
+		log.WarnContext(ctx, "copy failed", "err", err, "retryable", Retryable(err), "class", Classify(err), "bytes", res.BytesSent, "duration", res.Duration)
 		return res, err
 	}
-	log.Info("copied", "upToDate", res.UpToDate, "bytes", res.BytesSent, "blobs", res.Blobs,
+	log.InfoContext(ctx, "copied", "upToDate", res.UpToDate, "bytes", res.BytesSent, "blobs", res.Blobs,
 		"blobsSkipped", res.BlobsSkipped, "blobsMounted", res.BlobsMounted, "manifests", res.Manifests,
 		"referrers", res.Referrers, "duration", res.Duration)
 	return res, nil
@@ -497,8 +497,8 @@ func (j *job) ensureBlob(ctx context.Context, d ocispec.Descriptor) error {
 	mismatches := 0
 	for attempt := 0; attempt < j.cp.opts.BlobAttempts; attempt++ {
 		if attempt > 0 {
-			wait := registry.DefaultRetryPolicy.Backoff(attempt - 1)
-			j.cp.log.Debug("retrying blob", "digest", d.Digest, "attempt", attempt+1, "err", last, "wait", wait)
+			wait := j.cp.c.RetryPolicy().Backoff(attempt - 1)
+			j.cp.log.DebugContext(ctx, "retrying blob", "digest", d.Digest, "attempt", attempt+1, "err", last, "wait", wait)
 			if !registry.Sleep(ctx, wait) {
 				break
 			}
@@ -611,7 +611,7 @@ func (j *job) mount(ctx context.Context, d digest.Digest) bool {
 	}
 	ok, err := j.dst.Mount(ctx, d, from)
 	if err != nil {
-		j.cp.log.Debug("mount failed; uploading instead", "digest", d, "from", from, "err", err)
+		j.cp.log.DebugContext(ctx, "mount failed; uploading instead", "digest", d, "from", from, "err", err)
 		return false
 	}
 	return ok
