@@ -109,7 +109,7 @@ func (t *authTransport) authorize(req *http.Request, ch challenge, scope string,
 	var header string
 	switch ch.scheme {
 	case "basic":
-		cfg, err := t.auth.Authorization()
+		cfg, err := authn.Authorization(req.Context(), t.auth)
 		if err != nil {
 			return nil, fmt.Errorf("credentials for %s: %w", t.host, err)
 		}
@@ -210,7 +210,7 @@ func (t *authTransport) token(ctx context.Context, ch challenge, scope string, f
 	}
 	t.mu.Unlock()
 
-	cfg, err := t.auth.Authorization()
+	cfg, err := authn.Authorization(ctx, t.auth)
 	if err != nil {
 		return "", fmt.Errorf("credentials for %s: %w", t.host, err)
 	}

@@ -182,7 +182,7 @@ func (c *Client) probe(ctx context.Context, host string) (scheme string, known b
 }
 
 // http returns the HTTP client for a registry host, creating it on first use.
-func (c *Client) http(reg name.Registry) (*http.Client, error) {
+func (c *Client) http(ctx context.Context, reg name.Registry) (*http.Client, error) {
 	host := reg.RegistryStr()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -190,7 +190,7 @@ func (c *Client) http(reg name.Registry) (*http.Client, error) {
 		return hc, nil
 	}
 	auth := &refreshing{kc: c.opts.Keychain, reg: reg}
-	if _, err := auth.current(); err != nil {
+	if _, err := auth.current(ctx); err != nil {
 		return nil, err
 	}
 	at := &authTransport{host: host, auth: auth, next: c.base}
@@ -212,11 +212,11 @@ type refreshing struct {
 	auth authn.Authenticator
 }
 
-func (r *refreshing) current() (authn.Authenticator, error) {
+func (r *refreshing) current(ctx context.Context) (authn.Authenticator, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.auth == nil {
-		a, err := r.kc.Resolve(r.reg)
+		a, err := authn.Resolve(ctx, r.kc, r.reg)
 		if err != nil {
 			return nil, fmt.Errorf("resolving credentials for %s: %w", r.reg.RegistryStr(), err)
 		}
@@ -227,11 +227,17 @@ func (r *refreshing) current() (authn.Authenticator, error) {
 
 // Authorization implements authn.Authenticator.
 func (r *refreshing) Authorization() (*authn.AuthConfig, error) {
-	a, err := r.current()
+	return r.AuthorizationContext(context.Background())
+}
+
+// AuthorizationContext implements authn.ContextAuthenticator: the request's context reaches the
+// keychain's authenticator (ECR's GetAuthorizationToken) when it takes one.
+func (r *refreshing) AuthorizationContext(ctx context.Context) (*authn.AuthConfig, error) {
+	a, err := r.current(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return a.Authorization()
+	return authn.Authorization(ctx, a)
 }
 
 // Invalidate implements Invalidator.
@@ -286,7 +292,7 @@ func (r *Repository) String() string { return r.repo.String() }
 
 // do sends a request to the repository's registry. A response outside ok becomes *Error.
 func (r *Repository) do(req *http.Request, ok ...int) (*http.Response, error) {
-	hc, err := r.c.http(r.repo.Registry)
+	hc, err := r.c.http(req.Context(), r.repo.Registry)
 	if err != nil {
 		return nil, err
 	}
