@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/ecrsync/ecrsync/internal/replicate"
 )
 
 // Exit codes.
@@ -151,6 +153,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return ExitOK
 	}
 	fmt.Fprintln(stderr, "ecrsync:", strings.TrimSpace(err.Error()))
+	if h := replicate.Hint(err); h != "" {
+		fmt.Fprintln(stderr, "ecrsync: hint:", h)
+	}
 	var ue usageError
 	var ee exitError
 	switch {

@@ -119,6 +119,9 @@ func printReport(g *globals, rep *reconcile.Report) error {
 		if it.Reason != "" {
 			line += "  (" + it.Reason + ")"
 		}
+		if it.Fix != "" {
+			line += "  fix: " + it.Fix
+		}
 		if _, err := fmt.Fprintln(g.stdout, line); err != nil {
 			return err
 		}

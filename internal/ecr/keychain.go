@@ -23,7 +23,7 @@ const (
 	// hours; an hour's margin means no copy (at most 15 minutes in Lambda) starts with a token
 	// that runs out under it, and a long CLI sync still refreshes well ahead.
 	DefaultRefreshMargin = time.Hour
-	// DefaultCallTimeout bounds one GetAuthorizationToken call (authn.Authenticator has no context).
+	// DefaultCallTimeout bounds one GetAuthorizationToken call, within the caller's context.
 	DefaultCallTimeout = 30 * time.Second
 	// tokenUser is the user name of every ECR registry login.
 	tokenUser = "AWS"
@@ -195,14 +195,21 @@ type Authenticator struct {
 	expires time.Time
 }
 
-// Authorization implements authn.Authenticator.
+// Authorization implements authn.Authenticator, for callers without a context; the registry
+// client calls AuthorizationContext.
 func (a *Authenticator) Authorization() (*authn.AuthConfig, error) {
+	return a.AuthorizationContext(context.Background())
+}
+
+// AuthorizationContext implements authn.ContextAuthenticator: a token fetch runs under ctx (an
+// invocation's), so it ends when the invocation does and its log line carries the request ID.
+func (a *Authenticator) AuthorizationContext(ctx context.Context) (*authn.AuthConfig, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.pass != "" && a.now().Before(a.expires.Add(-a.margin)) {
 		return &authn.AuthConfig{Username: tokenUser, Password: a.pass}, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), DefaultCallTimeout)
+	ctx, cancel := context.WithTimeout(ctx, DefaultCallTimeout)
 	defer cancel()
 	out, err := a.client.GetAuthorizationToken(ctx, &awsecr.GetAuthorizationTokenInput{})
 	if err != nil {
@@ -225,9 +232,11 @@ func (a *Authenticator) Authorization() (*authn.AuthConfig, error) {
 	if d.ExpiresAt != nil {
 		a.expires = *d.ExpiresAt
 	}
-	a.log.Debug("ecr token fetched", "registry", a.host, "region", a.loc.Region, "expires", a.expires)
+	a.log.DebugContext(ctx, "ecr token fetched", "registry", a.host, "region", a.loc.Region, "expires", a.expires)
 	return &authn.AuthConfig{Username: tokenUser, Password: a.pass}, nil
 }
+
+var _ authn.ContextAuthenticator = (*Authenticator)(nil)
 
 // Invalidate drops the cached token: the next Authorization fetches a new one.
 func (a *Authenticator) Invalidate() {

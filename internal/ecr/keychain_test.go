@@ -1,6 +1,8 @@
 package ecr_test
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -79,5 +81,36 @@ func TestTokensAreCachedPerRegistryAndRefreshedBeforeExpiry(t *testing.T) {
 	// Hosts that are not ECR go to the fallback keychain.
 	if a := resolve("127.0.0.1:5000"); a == east {
 		t.Fatal("a loopback host got ECR credentials")
+	}
+}
+
+// TestTokenFetchEndsWithTheCallersContext: the registry client passes the invocation's context
+// (authn.ContextAuthenticator); a cancelled one fetches nothing and caches nothing.
+func TestTokenFetchEndsWithTheCallersContext(t *testing.T) {
+	t.Parallel()
+	api := ecrstandin.New()
+	defer api.Close()
+	api.Registry("111111111111", "us-east-1")
+	kc := ecr.NewKeychain(ecr.KeychainOptions{AWS: aws.Config{BaseEndpoint: aws.String(api.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")}})
+	reg, _ := name.NewRegistry("111111111111.dkr.ecr.us-east-1.amazonaws.com")
+	a, err := kc.Resolve(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, ok := a.(authn.ContextAuthenticator)
+	if !ok {
+		t.Fatalf("%T does not implement authn.ContextAuthenticator", a)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if cfg, err := ca.AuthorizationContext(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("AuthorizationContext(cancelled) = %+v, %v; want context.Canceled", cfg, err)
+	}
+	if n := api.Calls("GetAuthorizationToken"); n != 0 {
+		t.Fatalf("%d token calls under a cancelled context", n)
+	}
+	if cfg, err := authn.Authorization(context.Background(), a); err != nil || cfg.Password == "" || api.Calls("GetAuthorizationToken") != 1 {
+		t.Fatalf("Authorization after the cancelled one = %+v, %v", cfg, err)
 	}
 }

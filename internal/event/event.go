@@ -11,13 +11,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/ecrsync/ecrsync/internal/ecr"
+	"github.com/ecrsync/ecrsync/internal/awsname"
+	"github.com/ecrsync/ecrsync/internal/ref"
 )
 
 // Kinds of input Decode recognises.
@@ -198,7 +198,7 @@ func decodeEventBridge(data []byte) (Push, error) {
 	if err := json.Unmarshal(e.Detail, &d); err != nil {
 		return p, malformed("ECR Image Action event %s: detail: %v", e.ID, err)
 	}
-	host, err := ecr.Host(ecr.Location{Account: e.Account, Region: e.Region})
+	host, err := awsname.Host(awsname.Location{Account: e.Account, Region: e.Region})
 	if err != nil {
 		return p, malformed("ECR Image Action event %s: %v", e.ID, err)
 	}
@@ -262,9 +262,11 @@ func decodeNotification(events []json.RawMessage) (*Input, error) {
 			r.Push.Action = "PUSH_BLOB"
 		}
 		if r.Push.Action == ActionPush || r.Push.Action == ActionDelete {
-			if !validHost(r.Push.Registry) {
+			// request.host is an HTTP Host header: any case (ref's case rules); kept canonical.
+			if host, err := ref.ParseHost(r.Push.Registry); err != nil {
 				r.Err = malformed("notification %s: request.host %q is not a registry host", n.ID, r.Push.Registry)
 			} else {
+				r.Push.Registry = host
 				r.Err = check(r.Push)
 			}
 		}
@@ -279,42 +281,17 @@ func isManifestType(mt string) bool {
 	return mt == "" || strings.Contains(mt, "manifest") || strings.HasSuffix(mt, "index.v1+json")
 }
 
-// Grammars from the OCI distribution spec ("Pulling manifests"): <name> components and <reference>
-// tags, and the digest grammar of the OCI image spec. Digest length is not checked: the ECR
-// documentation's own example event carries a shortened one.
-var (
-	repoRE   = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
-	tagRE    = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]*$`) // at most 128 characters: ValidTag
-	digestRE = regexp.MustCompile(`^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$`)
-	hostRE   = regexp.MustCompile(`^(\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*)(:[0-9][0-9]?[0-9]?[0-9]?[0-9]?)?$`)
-)
-
-// MaxRepositoryLength is ECR's limit on a repository name (256); distribution's is 255 with the host.
-const MaxRepositoryLength = 256
-
-// ValidRepository reports whether s is a repository name a registry accepts.
-func ValidRepository(s string) bool {
-	return len(s) <= MaxRepositoryLength && repoRE.MatchString(s)
-}
-
-// ValidTag reports whether s is a tag.
-func ValidTag(s string) bool { return len(s) <= 128 && tagRE.MatchString(s) }
-
-// ValidDigest reports whether s has the shape of a digest.
-func ValidDigest(s string) bool { return len(s) <= 256 && digestRE.MatchString(s) }
-
-func validHost(s string) bool { return len(s) <= 253 && hostRE.MatchString(s) }
-
 // check rejects a push whose names no registry would accept: the handler must never build a
 // request from them (a repository like ../x or one with control characters).
 func check(p Push) error {
-	if !ValidRepository(p.Repository) {
+	if !ref.ValidRepository(p.Repository) {
 		return malformed("event %s: repository %q is not a valid repository name", p.ID, p.Repository)
 	}
-	if p.Digest != "" && !ValidDigest(p.Digest) || p.Digest == "" && p.Tag == "" {
+	// The digest's grammar only: the ECR documentation's own example event carries a shortened one.
+	if p.Digest != "" && !ref.ValidDigest(p.Digest) || p.Digest == "" && p.Tag == "" {
 		return malformed("event %s: digest %q is not a valid digest", p.ID, p.Digest)
 	}
-	if p.Tag != "" && !ValidTag(p.Tag) {
+	if p.Tag != "" && !ref.ValidTag(p.Tag) {
 		return malformed("event %s: tag %q is not a valid tag", p.ID, p.Tag)
 	}
 	return nil

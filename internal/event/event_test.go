@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/ecrsync/ecrsync/internal/ref"
 )
 
 func fixture(t testing.TB, name string) []byte {
@@ -205,7 +207,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		for _, r := range in.Records {
 			if r.Err == nil && r.Reconcile != nil {
-				if r.Reconcile.Repository != "" && !ValidRepository(r.Reconcile.Repository) {
+				if r.Reconcile.Repository != "" && !ref.ValidRepository(r.Reconcile.Repository) {
 					t.Fatalf("Decode accepted a reconcile request for %q", r.Reconcile.Repository)
 				}
 				continue
@@ -215,7 +217,7 @@ func FuzzDecode(f *testing.F) {
 			}
 			// Whatever is left to copy has names a registry accepts.
 			p := r.Push
-			if !ValidRepository(p.Repository) || !ValidTag(p.Tag) || p.Digest != "" && !ValidDigest(p.Digest) || !validHost(p.Registry) {
+			if !ref.ValidRepository(p.Repository) || !ref.ValidTag(p.Tag) || p.Digest != "" && !ref.ValidDigest(p.Digest) || !ref.ValidHost(p.Registry) || p.Registry != ref.CanonicalHost(p.Registry) {
 				t.Fatalf("Decode accepted %+v", p)
 			}
 			if strings.ContainsAny(p.Registry+p.Repository+p.Tag, "/\\?#@ \x00") && strings.ContainsAny(p.Registry+p.Tag, "/\\?#@ \x00") {

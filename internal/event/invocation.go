@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/ecrsync/ecrsync/internal/ref"
 )
 
 // ReconcileMarker is the value of the "ecrsync" key that marks a reconcile request.
@@ -66,7 +67,7 @@ func decodeOne(data []byte, unwrap bool) (string, Record, error) {
 		if r.Ecrsync != ReconcileMarker {
 			return KindReconcile, Record{}, malformed("unknown ecrsync request %q: want %q", r.Ecrsync, ReconcileMarker)
 		}
-		if r.Repository != "" && !ValidRepository(r.Repository) {
+		if r.Repository != "" && !ref.ValidRepository(r.Repository) {
 			return KindReconcile, Record{}, malformed("reconcile request: repository %q is not a valid repository name", r.Repository)
 		}
 		return KindReconcile, Record{Reconcile: &r}, nil

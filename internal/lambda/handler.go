@@ -18,7 +18,6 @@ import (
 
 	"github.com/ecrsync/ecrsync/internal/event"
 	"github.com/ecrsync/ecrsync/internal/reconcile"
-	"github.com/ecrsync/ecrsync/internal/registry"
 	"github.com/ecrsync/ecrsync/internal/replicate"
 	"github.com/ecrsync/ecrsync/internal/rules"
 )
@@ -72,6 +71,8 @@ type Outcome struct {
 	Bytes        int64  `json:"bytes"`
 	BlobsSkipped int64  `json:"blobsSkipped"`
 	DurationMs   int64  `json:"durationMs"`
+
+	err error // the failure itself, kept so SyncError unwraps to it
 }
 
 // Result is what Handle returns for anything but an SQS batch: an outcome per event and
@@ -83,7 +84,9 @@ type Result struct {
 }
 
 // SyncError is returned when copying an event's image failed for at least one destination.
-// Retryable says whether running the same event again later may succeed unchanged.
+// Retryable says whether running the same event again later may succeed unchanged. It unwraps
+// to the copies' own errors (errors.Is(err, registry.ErrDenied) holds for a denied copy); its
+// message names each failed destination with its reason and fix, for the runtime's error report.
 type SyncError struct {
 	Retryable bool
 	Failed    []Outcome
@@ -161,7 +164,11 @@ func (h *Handler) HandlePush(ctx context.Context, p event.Push) ([]Outcome, erro
 		h.logOutcome(ctx, o, targets[i])
 		if o.Outcome == OutcomeRetryable || o.Outcome == OutcomeNeedsAction {
 			failed = append(failed, o)
-			errs = append(errs, errors.New(o.Reason))
+			err := o.err
+			if err == nil {
+				err = errors.New(o.Reason)
+			}
+			errs = append(errs, err)
 			retryable = retryable || o.Outcome == OutcomeRetryable
 		}
 	}
@@ -213,7 +220,7 @@ func (h *Handler) copyOne(ctx context.Context, p event.Push, srcRepo name.Reposi
 		o.Digest, o.Bytes, o.BlobsSkipped = res.Digest.String(), res.BytesSent, res.BlobsSkipped
 	}
 	if err != nil {
-		o.Reason = err.Error()
+		o.Reason, o.err = err.Error(), err
 		if replicate.Retryable(err) {
 			o.Outcome = OutcomeRetryable
 		} else {
@@ -228,25 +235,12 @@ func (h *Handler) copyOne(ctx context.Context, p event.Push, srcRepo name.Reposi
 	return o
 }
 
-// fixFor says what someone must change so that a failed copy succeeds.
+// fixFor says what someone must change so that a failed copy succeeds: the engine's hint
+// (replicate.Hint, the one place fix text is written), or how to replay the event once the
+// reason is dealt with.
 func fixFor(err error) string {
-	var ce *replicate.CopyError
-	side := replicate.Dst
-	if errors.As(err, &ce) {
-		side = ce.Side
-	}
-	switch {
-	case errors.Is(err, registry.ErrRepositoryNotFound) && side == replicate.Dst:
-		return "create the destination repository, or give the destination account an ECR repository creation template with CREATE_ON_PUSH"
-	case errors.Is(err, registry.ErrRepositoryNotFound), errors.Is(err, registry.ErrNotFound) && side == replicate.Src:
-		return "the image is gone from the source: nothing to copy until it is pushed again"
-	case errors.Is(err, registry.ErrTagImmutable):
-		return "the destination tag is immutable and points at another image: push under a new tag, or make the destination repository's tags mutable"
-	case errors.Is(err, registry.ErrDenied), errors.Is(err, registry.ErrUnauthorized):
-		if side == replicate.Src {
-			return "allow the function's role to pull: ecr:BatchGetImage, ecr:GetDownloadUrlForLayer, ecr:BatchCheckLayerAvailability in the source repository policy, and ecr:GetAuthorizationToken"
-		}
-		return "allow the function's role to push to the destination repository: ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload, ecr:PutImage, ecr:BatchCheckLayerAvailability, ecr:BatchGetImage"
+	if h := replicate.Hint(err); h != "" {
+		return h
 	}
 	return "see the reason; replay the event with `ecrsync handle` once it is fixed"
 }

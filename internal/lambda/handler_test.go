@@ -24,6 +24,7 @@ import (
 	"github.com/ecrsync/ecrsync/internal/event"
 	"github.com/ecrsync/ecrsync/internal/lambda"
 	"github.com/ecrsync/ecrsync/internal/registry"
+	"github.com/ecrsync/ecrsync/internal/replicate"
 	"github.com/ecrsync/ecrsync/internal/rules"
 )
 
@@ -273,16 +274,17 @@ func TestFailuresSayWhetherARetryHelpsAndWhatToFix(t *testing.T) {
 		prepare   func(t *testing.T, e *env)
 		retryable bool
 		fix       string
-		copied    int // destinations that still succeed
+		cause     error // the SyncError unwraps to it
+		copied    int   // destinations that still succeed
 	}{
-		{name: "missing destination repository", dstRepos: []string{"app"}, fix: "create the destination repository", copied: 1},
+		{name: "missing destination repository", dstRepos: []string{"app"}, fix: "create the destination repository", cause: registry.ErrRepositoryNotFound, copied: 1},
 		{name: "immutable tag at another digest", dstRepos: []string{"immutable:app", "mirror/app"},
 			prepare: func(t *testing.T, e *env) {
 				r, _ := e.push.Repo(e.dst.Addr + "/app")
 				if _, err := e.push.Image(context.Background(), r, "v1", devstack.ImageSpec{Layers: [][]byte{[]byte("older")}}); err != nil {
 					t.Fatal(err)
 				}
-			}, fix: "immutable", copied: 1},
+			}, fix: "immutable", cause: registry.ErrTagImmutable, copied: 1},
 		{name: "destination registry down", prepare: func(t *testing.T, e *env) { e.dst.Close() }, retryable: true},
 	}
 	for _, tt := range tests {
@@ -309,6 +311,13 @@ func TestFailuresSayWhetherARetryHelpsAndWhatToFix(t *testing.T) {
 			}
 			if tt.fix != "" && (len(se.Failed) != 1 || !strings.Contains(se.Failed[0].Fix, tt.fix)) {
 				t.Errorf("failed %+v, want one whose fix says %q", se.Failed, tt.fix)
+			}
+			if tt.cause != nil && !errors.Is(err, tt.cause) {
+				t.Errorf("Handle: %v does not unwrap to %v: the error chain was lost", err, tt.cause)
+			}
+			var ce *replicate.CopyError
+			if !errors.As(err, &ce) {
+				t.Errorf("Handle: %v does not unwrap to the engine's *CopyError", err)
 			}
 		})
 	}

@@ -99,7 +99,7 @@ rules:
 	}
 	for _, it := range rep.Items {
 		if it.Status == reconcile.Failed && (it.Tag != "v1" || !strings.Contains(it.Dst, "/team/web:") ||
-			!strings.Contains(it.Reason, "create the destination repository")) {
+			!strings.Contains(it.Fix, "create the destination repository")) {
 			t.Errorf("unexpected failure: %+v", it)
 		}
 	}

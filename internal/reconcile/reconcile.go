@@ -58,6 +58,7 @@ type Item struct {
 	DstDigest digest.Digest `json:"dstDigest,omitempty"` // what the destination tag pointed at before, if anything
 	Status    Status        `json:"status"`
 	Reason    string        `json:"reason,omitempty"`
+	Fix       string        `json:"fix,omitempty"`       // for failed: what to change (replicate.Hint), if anything
 	Retryable bool          `json:"retryable,omitempty"` // for failed: running again later may succeed unchanged
 	Bytes     int64         `json:"bytes,omitempty"`
 }
@@ -319,7 +320,7 @@ func (r *Reconciler) listRepository(ctx context.Context, repo string, tasks chan
 	}
 	tags, err := r.lister.Tags(ctx, repo)
 	if err != nil {
-		it := Item{Src: src.String(), Status: Failed, Reason: err.Error(), Retryable: replicate.Retryable(err)}
+		it := Item{Src: src.String(), Status: Failed, Reason: err.Error(), Fix: replicate.Hint(err), Retryable: replicate.Retryable(err)}
 		r.log.WarnContext(ctx, "listing tags failed", "src", it.Src, "err", err)
 		return 0, []Item{it}
 	}
@@ -354,6 +355,9 @@ func (r *Reconciler) syncTag(ctx context.Context, t task) []Item {
 		for i := range items {
 			items[i].Status, items[i].Reason = status, err.Error()
 			items[i].Retryable = status == Failed && replicate.Retryable(err)
+			if status == Failed {
+				items[i].Fix = replicate.Hint(err)
+			}
 		}
 		return items
 	}
@@ -400,7 +404,8 @@ func (r *Reconciler) syncTarget(ctx context.Context, t task, tg rules.Target, wa
 	case errors.Is(err, registry.ErrNotFound):
 		// Missing tag, or missing repository (NAME_UNKNOWN): the copy says which it is.
 	default:
-		it.Status, it.Reason, it.Retryable = Failed, (&replicate.CopyError{Side: replicate.Dst, Op: "checking", Ref: it.Dst, Err: err}).Error(), replicate.Retryable(err)
+		ce := &replicate.CopyError{Side: replicate.Dst, Op: "checking", Ref: it.Dst, Err: err}
+		it.Status, it.Reason, it.Fix, it.Retryable = Failed, ce.Error(), replicate.Hint(ce), replicate.Retryable(err)
 		log.WarnContext(ctx, "check failed", "err", err, "retryable", it.Retryable)
 		return it
 	}
@@ -431,7 +436,7 @@ func (r *Reconciler) syncTarget(ctx context.Context, t task, tg rules.Target, wa
 		it.Status, it.Reason = Skipped, "the tag left the source after it was listed"
 	case err != nil:
 		// The engine has logged the failure with its side and cause.
-		it.Status, it.Reason, it.Retryable = Failed, err.Error(), replicate.Retryable(err)
+		it.Status, it.Reason, it.Fix, it.Retryable = Failed, err.Error(), replicate.Hint(err), replicate.Retryable(err)
 	case res.UpToDate && res.Referrers > 0:
 		it.Status, it.Reason = Copied, "signatures or SBOMs added since the image was synced"
 	case res.UpToDate:

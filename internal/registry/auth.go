@@ -32,10 +32,9 @@ type token struct {
 // (distribution's token auth, Docker Hub, GHCR). Requests to other hosts — the presigned
 // URLs that layer downloads redirect to — go out without credentials.
 type authTransport struct {
-	host   string
-	scheme string // http or https
-	auth   authn.Authenticator
-	next   http.RoundTripper
+	host string
+	auth authn.Authenticator
+	next http.RoundTripper
 
 	pingMu sync.Mutex // guards ch and pinged
 	pinged bool       // ch is known
@@ -110,7 +109,7 @@ func (t *authTransport) authorize(req *http.Request, ch challenge, scope string,
 	var header string
 	switch ch.scheme {
 	case "basic":
-		cfg, err := t.auth.Authorization()
+		cfg, err := authn.Authorization(req.Context(), t.auth)
 		if err != nil {
 			return nil, fmt.Errorf("credentials for %s: %w", t.host, err)
 		}
@@ -211,7 +210,7 @@ func (t *authTransport) token(ctx context.Context, ch challenge, scope string, f
 	}
 	t.mu.Unlock()
 
-	cfg, err := t.auth.Authorization()
+	cfg, err := authn.Authorization(ctx, t.auth)
 	if err != nil {
 		return "", fmt.Errorf("credentials for %s: %w", t.host, err)
 	}

@@ -36,7 +36,7 @@ type Options struct {
 	// Insecure allows plain HTTP and unverified TLS for registries that are not on loopback.
 	// Loopback registries always use plain HTTP.
 	Insecure bool
-	// Retry is the per-request retry policy; zero means DefaultRetryPolicy.
+	// Retry is the per-request retry policy; zero fields take DefaultRetryPolicy()'s.
 	Retry RetryPolicy
 	// Logger gets Debug lines for retries; nil discards.
 	Logger *slog.Logger
@@ -105,6 +105,10 @@ func NewTransport(insecure bool) *http.Transport {
 // Retries reports how many requests this client has sent again after a passing failure.
 func (c *Client) Retries() int64 { return c.retries.Load() }
 
+// RetryPolicy returns the client's retry policy (defaults filled in): the copy engine's
+// blob-level retries back off by it too.
+func (c *Client) RetryPolicy() RetryPolicy { return c.opts.Retry }
+
 // Logger returns the client's logger.
 func (c *Client) Logger() *slog.Logger { return c.opts.Logger }
 
@@ -125,9 +129,11 @@ func IsLoopback(host string) bool {
 // Scheme returns the URL scheme used for a registry host.
 //
 // Loopback registries speak plain HTTP. Others speak HTTPS with verified certificates; with
-// Insecure, HTTPS without verification, or plain HTTP when the registry answers HTTPS with HTTP
-// (learnt once per host).
-func (c *Client) Scheme(host string) string {
+// Insecure, HTTPS without verification, or plain HTTP when the registry answers a TLS handshake
+// in plain HTTP. That is learnt once per host by a probe (GET /v2/) that ends with ctx; only a
+// definite answer (a TLS handshake, or a plain-HTTP answer to one) is remembered, so a registry
+// that was down at the first probe is probed again.
+func (c *Client) Scheme(ctx context.Context, host string) string {
 	if IsLoopback(host) {
 		return "http"
 	}
@@ -137,22 +143,46 @@ func (c *Client) Scheme(host string) string {
 	if v, ok := c.schemes.Load(host); ok {
 		return v.(string)
 	}
-	scheme := "https"
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+host+"/v2/", nil)
-	if resp, err := c.base.RoundTrip(req); err == nil {
-		resp.Body.Close()
-	} else if errors.Is(err, http.ErrSchemeMismatch) || strings.Contains(err.Error(), http.ErrSchemeMismatch.Error()) {
-		scheme = "http"
+	scheme, known := c.probe(ctx, host)
+	if !known {
+		return scheme
 	}
-	c.opts.Logger.Warn("TLS verification is off for this registry (--insecure)", "registry", host, "scheme", scheme)
-	c.schemes.Store(host, scheme)
+	if _, loaded := c.schemes.LoadOrStore(host, scheme); !loaded {
+		c.opts.Logger.WarnContext(ctx, "TLS verification is off for this registry (--insecure)", "registry", host, "scheme", scheme)
+	}
 	return scheme
 }
 
+// probeTimeout bounds the scheme probe: one round trip to a registry that answers at all.
+const probeTimeout = 10 * time.Second
+
+// probe asks https://host/v2/ and reports which scheme the registry speaks, and whether the
+// answer is definite. Any HTTP answer over TLS (200, 401, 404...) means https; a plain-HTTP
+// answer to the handshake means http. The bare transport reports the latter as a
+// tls.RecordHeaderError, never as http.ErrSchemeMismatch (only http.Client translates it):
+// IsSchemeMismatch knows both.
+func (c *Client) probe(ctx context.Context, host string) (scheme string, known bool) {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+host+"/v2/", nil)
+	if err != nil {
+		return "https", false
+	}
+	resp, err := c.base.RoundTrip(req)
+	switch {
+	case err == nil:
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+		resp.Body.Close()
+		return "https", true
+	case IsSchemeMismatch(err):
+		return "http", true
+	}
+	c.opts.Logger.DebugContext(ctx, "scheme probe failed; trying https", "registry", host, "err", err)
+	return "https", false
+}
+
 // http returns the HTTP client for a registry host, creating it on first use.
-func (c *Client) http(reg name.Registry) (*http.Client, error) {
+func (c *Client) http(ctx context.Context, reg name.Registry) (*http.Client, error) {
 	host := reg.RegistryStr()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -160,10 +190,10 @@ func (c *Client) http(reg name.Registry) (*http.Client, error) {
 		return hc, nil
 	}
 	auth := &refreshing{kc: c.opts.Keychain, reg: reg}
-	if _, err := auth.current(); err != nil {
+	if _, err := auth.current(ctx); err != nil {
 		return nil, err
 	}
-	at := &authTransport{host: host, scheme: c.Scheme(host), auth: auth, next: c.base}
+	at := &authTransport{host: host, auth: auth, next: c.base}
 	rt := &retryTransport{next: at, policy: c.opts.Retry, log: c.opts.Logger, retries: &c.retries, expired: auth.Invalidate}
 	hc := &http.Client{Transport: rt}
 	c.hosts[host] = hc
@@ -182,11 +212,11 @@ type refreshing struct {
 	auth authn.Authenticator
 }
 
-func (r *refreshing) current() (authn.Authenticator, error) {
+func (r *refreshing) current(ctx context.Context) (authn.Authenticator, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.auth == nil {
-		a, err := r.kc.Resolve(r.reg)
+		a, err := authn.Resolve(ctx, r.kc, r.reg)
 		if err != nil {
 			return nil, fmt.Errorf("resolving credentials for %s: %w", r.reg.RegistryStr(), err)
 		}
@@ -197,11 +227,17 @@ func (r *refreshing) current() (authn.Authenticator, error) {
 
 // Authorization implements authn.Authenticator.
 func (r *refreshing) Authorization() (*authn.AuthConfig, error) {
-	a, err := r.current()
+	return r.AuthorizationContext(context.Background())
+}
+
+// AuthorizationContext implements authn.ContextAuthenticator: the request's context reaches the
+// keychain's authenticator (ECR's GetAuthorizationToken) when it takes one.
+func (r *refreshing) AuthorizationContext(ctx context.Context) (*authn.AuthConfig, error) {
+	a, err := r.current(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return a.Authorization()
+	return authn.Authorization(ctx, a)
 }
 
 // Invalidate implements Invalidator.
@@ -233,13 +269,16 @@ func (t *uaTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 type Repository struct {
 	c    *Client
 	repo name.Repository
-	base string // scheme://host/v2/name
 }
 
-// Repository returns a handle on repo.
+// Repository returns a handle on repo. Nothing is sent until a method is called.
 func (c *Client) Repository(repo name.Repository) *Repository {
-	return &Repository{c: c, repo: repo,
-		base: c.Scheme(repo.RegistryStr()) + "://" + repo.RegistryStr() + "/v2/" + repo.RepositoryStr()}
+	return &Repository{c: c, repo: repo}
+}
+
+// base returns scheme://host/v2/name; the scheme may take a probe (Scheme), which ends with ctx.
+func (r *Repository) base(ctx context.Context) string {
+	return r.c.Scheme(ctx, r.Host()) + "://" + r.Host() + "/v2/" + r.Name()
 }
 
 // Name returns the repository's name without the registry.
@@ -253,7 +292,7 @@ func (r *Repository) String() string { return r.repo.String() }
 
 // do sends a request to the repository's registry. A response outside ok becomes *Error.
 func (r *Repository) do(req *http.Request, ok ...int) (*http.Response, error) {
-	hc, err := r.c.http(r.repo.Registry)
+	hc, err := r.c.http(req.Context(), r.repo.Registry)
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +328,7 @@ func (r *Repository) newRequest(ctx context.Context, method, u string, body []by
 
 // BlobExists reports whether the repository holds the blob.
 func (r *Repository) BlobExists(ctx context.Context, d digest.Digest) (bool, error) {
-	resp, err := r.do(r.newRequest(ctx, http.MethodHead, r.base+"/blobs/"+d.String(), nil), http.StatusOK)
+	resp, err := r.do(r.newRequest(ctx, http.MethodHead, r.base(ctx)+"/blobs/"+d.String(), nil), http.StatusOK)
 	if err != nil {
 		if isNotFound(err) {
 			return false, nil
@@ -311,7 +350,7 @@ func (r *Repository) Blob(ctx context.Context, d digest.Digest, size int64) (io.
 	if err := d.Validate(); err != nil {
 		return nil, fmt.Errorf("blob digest %q: %w", d, err)
 	}
-	resp, err := r.do(r.newRequest(ctx, http.MethodGet, r.base+"/blobs/"+d.String(), nil), http.StatusOK)
+	resp, err := r.do(r.newRequest(ctx, http.MethodGet, r.base(ctx)+"/blobs/"+d.String(), nil), http.StatusOK)
 	if err != nil {
 		return nil, err
 	}
@@ -352,7 +391,7 @@ func (v *verifier) Close() error { return v.rc.Close() }
 // whether the blob was mounted; if not, the registry started an ordinary upload, which is cancelled.
 func (r *Repository) Mount(ctx context.Context, d digest.Digest, from string) (bool, error) {
 	q := url.Values{"mount": {d.String()}, "from": {from}}
-	resp, err := r.do(r.newRequest(ctx, http.MethodPost, r.base+"/blobs/uploads/?"+q.Encode(), nil),
+	resp, err := r.do(r.newRequest(ctx, http.MethodPost, r.base(ctx)+"/blobs/uploads/?"+q.Encode(), nil),
 		http.StatusCreated, http.StatusAccepted)
 	if err != nil {
 		return false, err
@@ -385,7 +424,7 @@ func (r *Repository) Upload(ctx context.Context, d digest.Digest, size int64, bo
 // StartUpload opens an upload session and returns its location. Opening it while the blob is
 // still being fetched from elsewhere saves a round trip per blob.
 func (r *Repository) StartUpload(ctx context.Context) (string, error) {
-	resp, err := r.do(r.newRequest(ctx, http.MethodPost, r.base+"/blobs/uploads/", nil), http.StatusAccepted)
+	resp, err := r.do(r.newRequest(ctx, http.MethodPost, r.base(ctx)+"/blobs/uploads/", nil), http.StatusAccepted)
 	if err != nil {
 		return "", err
 	}

@@ -87,11 +87,9 @@ func (e *Error) Is(target error) bool {
 	return false
 }
 
-// Temporary reports whether the same request may succeed later.
-func (e *Error) Temporary() bool {
-	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500 ||
-		e.StatusCode == http.StatusRequestTimeout || errors.Is(e, ErrTokenExpired)
-}
+// Temporary reports whether trying again may succeed (Classify: the request itself, or the
+// operation it belongs to, like a blob upload started again).
+func (e *Error) Temporary() bool { return Classify(e).Retryable() }
 
 // isExpiredToken recognises ECR's expired-token 403
 // (amazon-ecr-credential-helper#679: "Your authorization token has expired. Reauthenticate and try again.").

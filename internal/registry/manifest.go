@@ -138,7 +138,7 @@ func (m *Manifest) children() []ocispec.Descriptor {
 
 // Manifest fetches a manifest by tag or digest. When ref is a digest the body is checked against it.
 func (r *Repository) Manifest(ctx context.Context, ref string) (*Manifest, error) {
-	req := r.newRequest(ctx, http.MethodGet, r.base+"/manifests/"+ref, nil)
+	req := r.newRequest(ctx, http.MethodGet, r.base(ctx)+"/manifests/"+ref, nil)
 	req.Header.Set("Accept", accept)
 	resp, err := r.do(req, http.StatusOK)
 	if err != nil {
@@ -165,7 +165,7 @@ func (r *Repository) Manifest(ctx context.Context, ref string) (*Manifest, error
 // Head returns a manifest's descriptor without its body; a registry that leaves out
 // Docker-Content-Digest is asked with GET instead.
 func (r *Repository) Head(ctx context.Context, ref string) (ocispec.Descriptor, error) {
-	req := r.newRequest(ctx, http.MethodHead, r.base+"/manifests/"+ref, nil)
+	req := r.newRequest(ctx, http.MethodHead, r.base(ctx)+"/manifests/"+ref, nil)
 	req.Header.Set("Accept", accept)
 	resp, err := r.do(req, http.StatusOK)
 	if err != nil {
@@ -188,7 +188,7 @@ func (r *Repository) Head(ctx context.Context, ref string) (ocispec.Descriptor, 
 // with a subject it reports whether the registry indexed it for the referrers API (it answered
 // with an OCI-Subject header); if not, the client maintains the sha256-<hex> fallback tag.
 func (r *Repository) PutManifest(ctx context.Context, ref string, m *Manifest) (subjectIndexed bool, err error) {
-	req := r.newRequest(ctx, http.MethodPut, r.base+"/manifests/"+ref, m.Body)
+	req := r.newRequest(ctx, http.MethodPut, r.base(ctx)+"/manifests/"+ref, m.Body)
 	req.Header.Set("Content-Type", m.Descriptor.MediaType)
 	resp, err := r.do(req, http.StatusCreated, http.StatusOK, http.StatusAccepted)
 	if err != nil {
@@ -206,7 +206,7 @@ func (r *Repository) PutManifest(ctx context.Context, ref string, m *Manifest) (
 // fallback tag (sha256-<hex>).
 func (r *Repository) Referrers(ctx context.Context, d digest.Digest) ([]ocispec.Descriptor, error) {
 	var out []ocispec.Descriptor
-	next := r.base + "/referrers/" + d.String()
+	next := r.base(ctx) + "/referrers/" + d.String()
 	for next != "" {
 		req := r.newRequest(ctx, http.MethodGet, next, nil)
 		req.Header.Set("Accept", MediaTypeOCIIndex)
@@ -241,7 +241,7 @@ func (r *Repository) Referrers(ctx context.Context, d digest.Digest) ([]ocispec.
 // Tags lists every tag of the repository, following pagination.
 func (r *Repository) Tags(ctx context.Context) ([]string, error) {
 	var out []string
-	next := r.base + "/tags/list?n=1000"
+	next := r.base(ctx) + "/tags/list?n=1000"
 	for next != "" {
 		resp, err := r.do(r.newRequest(ctx, http.MethodGet, next, nil), http.StatusOK)
 		if err != nil {
@@ -272,7 +272,7 @@ func (c *Client) Catalog(ctx context.Context, host string, n int) ([]string, err
 	// Any repository handle reaches the host; the catalog is not under a repository.
 	r := &Repository{c: c, repo: reg.Repo("catalog")}
 	var out []string
-	next := c.Scheme(host) + "://" + host + "/v2/_catalog?n=" + strconv.Itoa(n)
+	next := c.Scheme(ctx, host) + "://" + host + "/v2/_catalog?n=" + strconv.Itoa(n)
 	for next != "" {
 		resp, err := r.do(r.newRequest(ctx, http.MethodGet, next, nil), http.StatusOK)
 		if err != nil {

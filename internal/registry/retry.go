@@ -3,8 +3,6 @@ package registry
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"io"
 	"log/slog"
@@ -16,7 +14,7 @@ import (
 )
 
 // RetryPolicy says how a request that failed for a passing reason is tried again.
-// The zero value means DefaultRetryPolicy.
+// The zero value means DefaultRetryPolicy().
 type RetryPolicy struct {
 	// Attempts is the most times one request is sent, the first included.
 	Attempts int
@@ -26,12 +24,23 @@ type RetryPolicy struct {
 	Max time.Duration
 }
 
-// DefaultRetryPolicy rides out a registry restart or a burst of 429s (ECR's PutImage quota is
-// 10 TPS per account and Region) within about half a minute, well inside a Lambda invocation.
-var DefaultRetryPolicy = RetryPolicy{Attempts: 8, Base: 250 * time.Millisecond, Max: 10 * time.Second}
+// The default retry policy rides out a registry restart or a burst of 429s (ECR's PutImage
+// quota is 10 TPS per account and Region) within about half a minute, well inside a Lambda
+// invocation.
+const (
+	DefaultAttempts = 8
+	DefaultBase     = 250 * time.Millisecond
+	DefaultMax      = 10 * time.Second
+)
+
+// DefaultRetryPolicy returns the policy of DefaultAttempts, DefaultBase and DefaultMax. It is a
+// function, not a variable: no package can change every client's policy behind its back.
+func DefaultRetryPolicy() RetryPolicy {
+	return RetryPolicy{Attempts: DefaultAttempts, Base: DefaultBase, Max: DefaultMax}
+}
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
-	d := DefaultRetryPolicy
+	d := DefaultRetryPolicy()
 	if p.Attempts > 0 {
 		d.Attempts = p.Attempts
 	}
@@ -69,7 +78,8 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// retryTransport retries replayable requests on connection errors, 408, 429, 5xx and ECR's
+// retryTransport retries replayable requests whose failure Classify (or ClassifyStatus) calls
+// retryable: dropped connections, timeouts, 408, 425, 429, 5xx but 501 and 505, and ECR's
 // expired-token 403. Requests whose body cannot be replayed (a streamed blob) are sent once:
 // the blob-level retry in the copy engine starts such an upload again from the source.
 type retryTransport struct {
@@ -106,7 +116,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 			resp.Body.Close()
 		}
-		t.log.Debug("retrying request", "method", req.Method, "url", redact(req.URL.String()),
+		t.log.DebugContext(req.Context(), "retrying request", "method", req.Method, "url", redact(req.URL.String()),
 			"status", status, "err", err, "attempt", attempt+1, "wait", wait)
 		if t.retries != nil {
 			t.retries.Add(1)
@@ -133,20 +143,14 @@ const maxReauth = 4
 func (t *retryTransport) classify(resp *http.Response, err error, reauthed *int) (time.Duration, bool) {
 	if err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return 0, false
+			return 0, false // the caller's context ended: nothing to retry within it
 		}
-		if e := (*Error)(nil); errors.As(err, &e) {
-			return 0, e.Temporary() // a token realm's answer: 401 is final, 5xx passes
-		}
-		if IsCertificateError(err) {
-			return 0, false // a certificate that does not verify will not verify next time
-		}
-		return 0, true // connection refused or reset, EOF, TLS handshake timeout
+		return 0, Classify(err).Retryable()
 	}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusServiceUnavailable:
 		return t.retryAfter(resp), true
-	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
+	case ClassifyStatus(resp.StatusCode).Retryable():
 		return 0, true
 	case resp.StatusCode == http.StatusForbidden && resp.Request.Method == http.MethodHead:
 		// A HEAD answer has no body to say why. With cached credentials that may have expired,
@@ -189,14 +193,4 @@ func (t *retryTransport) retryAfter(resp *http.Response) time.Duration {
 	// Jitter a little so that many clients told the same value do not return together.
 	d += rand.N(d/10 + 1)
 	return min(d, t.policy.Max)
-}
-
-// IsCertificateError reports whether err is a TLS certificate that failed verification: not a
-// passing fault, but a registry to trust explicitly (or --insecure).
-func IsCertificateError(err error) bool {
-	var cv *tls.CertificateVerificationError
-	var ua x509.UnknownAuthorityError
-	var he x509.HostnameError
-	var ci x509.CertificateInvalidError
-	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
 }

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +23,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ecrsync/ecrsync/internal/ref"
 	"github.com/ecrsync/ecrsync/internal/registry"
 )
 
@@ -141,14 +141,6 @@ func New(c *registry.Client, opts Options) *Copier {
 	return &Copier{c: c, opts: opts, log: log, inflight: map[string]*once{}, tags: map[string][]string{}}
 }
 
-// repoName is the OCI distribution spec's grammar for a repository name: lower-case path
-// components that start and end with a letter or digit, so no "..", no upper case.
-var repoName = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
-
-// tagName is the OCI distribution spec's grammar for a tag: no leading '.' or '-'.
-// (At most 128 characters, checked with len: a {0,127} repetition costs a compile at start-up.)
-var tagName = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]*$`)
-
 // KnowTags tells the Copier the tags of a source repository, so that copies from it in a batch
 // (every tag of a repository, a reconcile) do not each list them again to find referrer tags.
 // Call the returned function when the batch is done: later copies list afresh, so a signature
@@ -171,48 +163,24 @@ func (cp *Copier) knownTags(repo string) ([]string, bool) {
 	return t, ok
 }
 
-// ParseReference parses host[:port]/repo[:tag|@digest]. A reference with neither tag nor
-// digest is returned with an empty identifier so the caller can tell it apart from ":latest".
+// ParseReference parses host[:port]/repo[:tag|@digest] by ecrsync's one grammar (internal/ref),
+// then builds the go-containerregistry name with StrictValidation, which accepts everything ref
+// does. A reference with neither tag nor digest is returned with an empty identifier so the
+// caller can tell it apart from ":latest"; with both, the digest is what is copied.
 func ParseReference(s string) (repo name.Repository, ident string, err error) {
-	repo, ident, err = parseReference(s)
-	switch {
-	case err != nil:
-		return name.Repository{}, "", err
-	case !repoName.MatchString(repo.RepositoryStr()):
-		return name.Repository{}, "", permanent("image reference %q: repository %q is not a valid name", s, repo.RepositoryStr())
-	case ident != "" && !isDigest(ident) && (len(ident) > 128 || !tagName.MatchString(ident)):
-		return name.Repository{}, "", permanent("image reference %q: tag %q is not a valid tag", s, ident)
+	r, err := ref.Parse(s)
+	if err != nil {
+		return name.Repository{}, "", &PermanentError{Err: err}
 	}
-	return repo, ident, nil
-}
-
-func parseReference(s string) (repo name.Repository, ident string, err error) {
-	if s == "" {
-		return name.Repository{}, "", permanent("empty image reference")
-	}
-	if i := strings.LastIndex(s, "@"); i >= 0 {
-		ref, err := name.NewDigest(s, name.StrictValidation)
-		if err != nil {
-			return name.Repository{}, "", permanent("image reference %q: %w", s, err)
-		}
-		return ref.Context(), ref.DigestStr(), nil
-	}
-	tagged := false
-	if i := strings.LastIndex(s, ":"); i > strings.LastIndex(s, "/") {
-		tagged = true
-	}
-	if !tagged {
-		r, err := name.NewRepository(s, name.StrictValidation)
-		if err != nil {
-			return name.Repository{}, "", permanent("image reference %q: %w", s, err)
-		}
-		return r, "", nil
-	}
-	t, err := name.NewTag(s, name.StrictValidation)
+	repo, err = name.NewRepository(r.Name(), name.StrictValidation)
 	if err != nil {
 		return name.Repository{}, "", permanent("image reference %q: %w", s, err)
 	}
-	return t.Context(), t.TagStr(), nil
+	ident = r.Tag
+	if r.Digest != "" {
+		ident = r.Digest
+	}
+	return repo, ident, nil
 }
 
 // Copy copies the image src to dst (both host[:port]/repo[:tag|@digest]). A dst without tag or
@@ -262,10 +230,10 @@ func (cp *Copier) CopyRef(ctx context.Context, srcRepo name.Repository, srcRef s
 	err = j.run(ctx, top, dstRef)
 	res.Duration = time.Since(start)
 	if err != nil {
-		log.Warn("copy failed", "err", err, "retryable", Retryable(err), "bytes", res.BytesSent, "duration", res.Duration)
+		log.WarnContext(ctx, "copy failed", "err", err, "retryable", Retryable(err), "class", Classify(err), "bytes", res.BytesSent, "duration", res.Duration)
 		return res, err
 	}
-	log.Info("copied", "upToDate", res.UpToDate, "bytes", res.BytesSent, "blobs", res.Blobs,
+	log.InfoContext(ctx, "copied", "upToDate", res.UpToDate, "bytes", res.BytesSent, "blobs", res.Blobs,
 		"blobsSkipped", res.BlobsSkipped, "blobsMounted", res.BlobsMounted, "manifests", res.Manifests,
 		"referrers", res.Referrers, "duration", res.Duration)
 	return res, nil
@@ -529,8 +497,8 @@ func (j *job) ensureBlob(ctx context.Context, d ocispec.Descriptor) error {
 	mismatches := 0
 	for attempt := 0; attempt < j.cp.opts.BlobAttempts; attempt++ {
 		if attempt > 0 {
-			wait := registry.DefaultRetryPolicy.Backoff(attempt - 1)
-			j.cp.log.Debug("retrying blob", "digest", d.Digest, "attempt", attempt+1, "err", last, "wait", wait)
+			wait := j.cp.c.RetryPolicy().Backoff(attempt - 1)
+			j.cp.log.DebugContext(ctx, "retrying blob", "digest", d.Digest, "attempt", attempt+1, "err", last, "wait", wait)
 			if !registry.Sleep(ctx, wait) {
 				break
 			}
@@ -643,7 +611,7 @@ func (j *job) mount(ctx context.Context, d digest.Digest) bool {
 	}
 	ok, err := j.dst.Mount(ctx, d, from)
 	if err != nil {
-		j.cp.log.Debug("mount failed; uploading instead", "digest", d, "from", from, "err", err)
+		j.cp.log.DebugContext(ctx, "mount failed; uploading instead", "digest", d, "from", from, "err", err)
 		return false
 	}
 	return ok

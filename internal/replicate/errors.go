@@ -1,10 +1,10 @@
 package replicate
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
+	"github.com/ecrsync/ecrsync/internal/ref"
 	"github.com/ecrsync/ecrsync/internal/registry"
 )
 
@@ -26,66 +26,72 @@ type CopyError struct {
 }
 
 func (e *CopyError) Error() string {
-	return fmt.Sprintf("%s: %s %s: %v%s", e.Side, e.Op, e.Ref, e.Err, hint(e.Side, e.Err))
+	return fmt.Sprintf("%s: %s %s: %v", e.Side, e.Op, e.Ref, e.Err)
 }
 
 func (e *CopyError) Unwrap() error { return e.Err }
 
-// hint tells the user what to do about a permanent failure.
-func hint(side Side, err error) string {
+// Hint says what to do about a failed copy, or "" when there is nothing to say beyond the error:
+// the one place fix text is written, for the CLI, the Lambda's log line and the reconcile
+// report alike. It is kept out of Error() so an error reads the same wrapped at any depth, and
+// so a caller that prints both never prints the hint twice. The side (src or dst) comes from
+// the *CopyError in err's chain; without one the text speaks of "the registry".
+func Hint(err error) string {
+	if err == nil {
+		return ""
+	}
+	var ce *CopyError
+	side := Side("")
+	if errors.As(err, &ce) {
+		side = ce.Side
+	}
+	which := "the registry"
+	if side != "" {
+		which = "the " + string(side) + " registry"
+	}
 	switch {
+	case errors.Is(err, ref.ErrInvalid):
+		return "write the reference as host[:port]/repository[:tag|@digest], the repository in lower case"
 	case errors.Is(err, registry.ErrTokenExpired):
-		return " (credentials expired; they are refreshed on retry)"
+		return "the credentials expired; they are refreshed when the copy is tried again"
 	case errors.Is(err, registry.ErrUnauthorized):
-		return fmt.Sprintf(" (log in to the %s registry: docker login, or check the credentials the config names)", side)
+		return fmt.Sprintf("log in to %s (docker login, a credential helper, or on ECR the AWS credentials of the environment or the role the config names)", which)
+	case errors.Is(err, registry.ErrDenied) && side == Src:
+		return "allow pull from the source repository: on ECR, ecr:BatchGetImage, ecr:GetDownloadUrlForLayer and ecr:BatchCheckLayerAvailability in its repository policy, and ecr:GetAuthorizationToken"
 	case errors.Is(err, registry.ErrDenied):
-		if side == Src {
-			return " (allow pull: on ECR, ecr:BatchGetImage and ecr:GetDownloadUrlForLayer in the source repository policy)"
-		}
-		return " (allow push on the destination repository: on ECR, ecr:InitiateLayerUpload, UploadLayerPart, CompleteLayerUpload, PutImage)"
-	case errors.Is(err, registry.ErrRepositoryNotFound) && side == Dst:
-		return " (create the destination repository, or give the account an ECR repository creation template with CREATE_ON_PUSH)"
+		return "allow push to the destination repository: on ECR, ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload, ecr:PutImage, ecr:BatchCheckLayerAvailability and ecr:BatchGetImage"
+	case errors.Is(err, registry.ErrRepositoryNotFound) && side != Src:
+		return "create the destination repository, or give the destination account an ECR repository creation template with CREATE_ON_PUSH"
 	case errors.Is(err, registry.ErrTagImmutable):
-		return " (the destination tag is immutable and points at another image: push a new tag, or make the repository's tags mutable)"
+		return "the destination tag is immutable and points at another image: push under a new tag, or make the destination repository's tags mutable"
+	case registry.IsSchemeMismatch(err):
+		return fmt.Sprintf("%s speaks plain HTTP: pass --insecure if that is intended, or give its HTTPS address", which)
 	case registry.IsCertificateError(err):
-		return " (the registry's TLS certificate does not verify: add its CA to the system's trust store, or pass --insecure)"
-	case errors.Is(err, registry.ErrNotFound) && side == Src:
-		return " (the image is gone from the source)"
+		return fmt.Sprintf("the TLS certificate of %s does not verify: add its CA to the system's trust store, or pass --insecure", which)
+	case errors.Is(err, registry.ErrRepositoryNotFound), errors.Is(err, registry.ErrNotFound) && side == Src:
+		return "the image is not in the source (never pushed, or deleted since): nothing to copy until it is pushed"
+	case registry.Classify(err) == registry.Unreachable:
+		return fmt.Sprintf("nothing answers at the address of %s: check the host name and port", which)
 	}
 	return ""
 }
 
-// Retryable reports whether a failed copy may succeed if tried again later without anyone
-// changing anything: throttling, server errors, timeouts, dropped connections, expired tokens.
-// Access denied, missing images or repositories, immutable tags and bad input are not.
-func Retryable(err error) bool {
-	if err == nil {
-		return false
-	}
-	if errors.Is(err, context.Canceled) {
-		return false
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true // the invocation ran out of time; the next one may not
-	}
-	var re *registry.Error
-	if errors.As(err, &re) {
-		// A manifest naming a blob the destination lacks: a blob believed present was deleted
-		// meanwhile; the next attempt checks again and uploads it.
-		return re.Temporary() || retryableCode(re.Code) || errors.Is(re, registry.ErrBlobUnknown)
-	}
+// Classify says whether a failed copy may succeed if tried again unchanged: registry.Classify,
+// except that what the engine itself found wrong (*PermanentError: a bad reference, a digest
+// that cannot change, a source whose bytes never match their digest) is Permanent.
+func Classify(err error) registry.Class {
 	var pe *PermanentError
-	if errors.As(err, &pe) || registry.IsCertificateError(err) {
-		return false
+	if errors.As(err, &pe) {
+		return registry.Permanent
 	}
-	return true // connection refused or reset, EOF, digest mismatch: transport trouble
+	return registry.Classify(err)
 }
 
-// retryableCode lists upload answers that mean the bytes were damaged or the upload session
-// was lost on the way: starting the blob again fixes them.
-func retryableCode(code string) bool {
-	return code == "DIGEST_INVALID" || code == "BLOB_UPLOAD_UNKNOWN" || code == "BLOB_UPLOAD_INVALID" || code == "SIZE_INVALID"
-}
+// Retryable reports whether a failed copy may succeed if tried again later without anyone
+// changing anything: throttling, server errors, timeouts, dropped connections, expired tokens,
+// and (Classify says which) an address where nothing answers. Access denied, missing images or
+// repositories, immutable tags, TLS and scheme mismatches, and bad input are not.
+func Retryable(err error) bool { return err != nil && Classify(err).Retryable() }
 
 // PermanentError marks a failure no retry can fix (bad reference, unsupported manifest).
 type PermanentError struct{ Err error }

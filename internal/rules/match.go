@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ecrsync/ecrsync/internal/event"
+	"github.com/ecrsync/ecrsync/internal/ref"
 )
 
 // FromSource reports whether p happened in the configured source registry, and if not, why.
@@ -28,7 +29,7 @@ func (c *Config) FromSource(p event.Push) (bool, string) {
 // duplicates (two rules naming one destination copy once) and never onto the source itself.
 // It does not check that the push came from the source: see FromSource.
 func (c *Config) Match(repository, tag string) []Target {
-	if !event.ValidRepository(repository) || !event.ValidTag(tag) {
+	if !ref.ValidRepository(repository) || !ref.ValidTag(tag) {
 		return nil
 	}
 	var out []Target
@@ -41,7 +42,7 @@ func (c *Config) Match(repository, tag string) []Target {
 		for j := range r.Destinations {
 			d := &r.Destinations[j]
 			t := Target{Rule: i, Dst: d, Host: d.host, Repository: d.Render(repository), Tag: tag}
-			if !event.ValidRepository(t.Repository) {
+			if !ref.ValidRepository(t.Repository) {
 				continue // a template that makes the name too long: Validate cannot know every name
 			}
 			key := t.Host + "/" + t.Repository

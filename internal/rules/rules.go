@@ -26,7 +26,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/ecrsync/ecrsync/internal/ecr"
+	"github.com/ecrsync/ecrsync/internal/awsname"
 )
 
 // EnvConfig is the environment variable that may hold the whole config document.
@@ -59,11 +59,11 @@ func (r *Registry) Host() string { return r.host }
 
 // ECR returns the ECR location of the registry and whether it is one: given by account_id and
 // region, or read from an ECR host name.
-func (r *Registry) ECR() (ecr.Location, bool) {
+func (r *Registry) ECR() (awsname.Location, bool) {
 	if r.AccountID != "" {
-		return ecr.Location{Account: r.AccountID, Region: r.Region, FIPS: r.FIPS, DualStack: r.DualStack}, true
+		return awsname.Location{Account: r.AccountID, Region: r.Region, FIPS: r.FIPS, DualStack: r.DualStack}, true
 	}
-	return ecr.ParseHost(r.host)
+	return awsname.ParseHost(r.host)
 }
 
 // Destination is where a rule copies to.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ecrsync/ecrsync/internal/event"
+	"github.com/ecrsync/ecrsync/internal/ref"
 )
 
 func mustLoad(t *testing.T, doc string) *Config {
@@ -204,7 +205,7 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 		for _, tg := range c.Match(repo, tag) {
-			if !named[tg.Host] || !event.ValidRepository(tg.Repository) || !event.ValidTag(tg.Tag) {
+			if !named[tg.Host] || !ref.ValidRepository(tg.Repository) || !ref.ValidTag(tg.Tag) {
 				t.Fatalf("Match(%q, %q) gave %+v", repo, tag, tg)
 			}
 		}

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/ecrsync/ecrsync/internal/ecr"
-	"github.com/ecrsync/ecrsync/internal/event"
+	"github.com/ecrsync/ecrsync/internal/awsname"
+	"github.com/ecrsync/ecrsync/internal/ref"
 )
 
 // FieldError names the field of the document that is wrong.
@@ -26,7 +26,6 @@ var (
 	// The role's path and name are at most 512 characters: checked with len, since a counted
 	// repetition that large makes the regexp cost 3 ms to compile at every start.
 	roleARNRE = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$`)
-	hostRE    = regexp.MustCompile(`^(\[[0-9a-fA-F:.]+\]|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)(:[0-9][0-9]?[0-9]?[0-9]?[0-9]?)?$`)
 	// Glob shapes: a repository glob is a repository name in which '*' and '?' may stand for
 	// name characters; a tag glob likewise for tags.
 	repoGlobRE = regexp.MustCompile(`^[a-z0-9*?]+(([._]|__|-+)[a-z0-9*?]+)*(/[a-z0-9*?]+(([._]|__|-+)[a-z0-9*?]+)*)*$`)
@@ -90,24 +89,25 @@ func (r *Registry) validate(field string) error {
 		return fieldErr(field, "give registry (host[:port]) or account_id and region")
 	}
 	if r.AccountID != "" || r.Region != "" {
-		if !ecr.ValidAccount(r.AccountID) {
+		if !awsname.ValidAccount(r.AccountID) {
 			return fieldErr(field+".account_id", "%q: want the 12-digit AWS account ID", r.AccountID)
 		}
-		if !ecr.ValidRegion(r.Region) {
+		if !awsname.ValidRegion(r.Region) {
 			return fieldErr(field+".region", "%q is not an AWS Region name (like eu-west-1)", r.Region)
 		}
 	}
 	switch {
 	case r.Registry != "":
-		if len(r.Registry) > 253 || !hostRE.MatchString(r.Registry) {
+		// A config names each registry one way: the canonical (lower-case) host (ref's case rules).
+		if h, err := ref.ParseHost(r.Registry); err != nil || h != r.Registry {
 			return fieldErr(field+".registry", "%q: want a registry host[:port] in lower case, no scheme or path", r.Registry)
 		}
-		if l, ok := ecr.ParseHost(r.Registry); ok && r.AccountID != "" && (l.Account != r.AccountID || l.Region != r.Region) {
+		if l, ok := awsname.ParseHost(r.Registry); ok && r.AccountID != "" && (l.Account != r.AccountID || l.Region != r.Region) {
 			return fieldErr(field+".registry", "%s is account %s in %s, but account_id and region say %s in %s", r.Registry, l.Account, l.Region, r.AccountID, r.Region)
 		}
 		r.host = r.Registry
 	default:
-		h, err := ecr.Host(ecr.Location{Account: r.AccountID, Region: r.Region, FIPS: r.FIPS, DualStack: r.DualStack})
+		h, err := awsname.Host(awsname.Location{Account: r.AccountID, Region: r.Region, FIPS: r.FIPS, DualStack: r.DualStack})
 		if err != nil {
 			return fieldErr(field, "%v", err)
 		}
@@ -147,7 +147,7 @@ func compileGlob(g string, repo bool) (*regexp.Regexp, error) {
 		return nil, fmt.Errorf("empty pattern")
 	}
 	if repo {
-		if len(g) > event.MaxRepositoryLength || !repoGlobRE.MatchString(strings.ReplaceAll(g, "**", "*")) {
+		if len(g) > ref.MaxRepository || !repoGlobRE.MatchString(strings.ReplaceAll(g, "**", "*")) {
 			return nil, fmt.Errorf("%q: want a repository name (lower case letters, digits, . _ - separators, / between components) with * or ? as wildcards", g)
 		}
 	} else if len(g) > 128 || !tagGlobRE.MatchString(g) {
@@ -188,7 +188,7 @@ func checkTemplate(t string) error {
 	if strings.ContainsAny(rest, "{}") {
 		return fmt.Errorf("%q: the only placeholder is %s", t, RepositoryPlaceholder)
 	}
-	if !event.ValidRepository(rest) {
+	if !ref.ValidRepository(rest) {
 		return fmt.Errorf("%q does not make a valid repository name", t)
 	}
 	return nil

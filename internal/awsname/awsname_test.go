@@ -1,4 +1,4 @@
-package ecr
+package awsname
 
 import "testing"
 
