@@ -49,6 +49,7 @@ Exit codes: 0 synced or nothing to do (malformed events included: no retry fixes
 			if err != nil {
 				return usageError{err}
 			}
+			cfg.LogWarnings(cmd.Context(), log)
 			var in io.Reader = g.stdin
 			if len(args) == 1 && args[0] != "-" {
 				file, err := os.Open(args[0])

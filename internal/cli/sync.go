@@ -62,6 +62,7 @@ failures (throttling, 5xx, network): run it again, 4 (--dry-run) something would
 			if err != nil {
 				return usageError{err}
 			}
+			cfg.LogWarnings(cmd.Context(), log)
 			ecrRate := putRate
 			if ecrRate == 0 {
 				ecrRate = -1 // not paced

@@ -22,6 +22,7 @@ func Run(ctx context.Context, userAgent string) int {
 		log.Error("config", "err", err)
 		return 1
 	}
+	cfg.LogWarnings(ctx, log)
 	h, err := New(ctx, cfg, Options{Logger: log, Metrics: true, UserAgent: userAgent})
 	if err != nil {
 		log.Error("init", "err", err)
