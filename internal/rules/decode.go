@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -25,7 +26,8 @@ const maxValues = 100_000
 // JSON documents are YAML too, and go through the same checks.
 type decoder struct {
 	values int
-	lines  map[string]int // field path -> line, for Validate's errors
+	lines  map[string]int           // field path -> line, for Validate's errors
+	fields map[reflect.Type][]field // each struct type's keys, listed once
 }
 
 // decode parses data into c.
@@ -42,7 +44,7 @@ func decode(data []byte, c *Config) error {
 	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
 		return &FieldError{Line: next.Line, Msg: "a second YAML document (after ---): give one config per file"}
 	}
-	d := &decoder{lines: map[string]int{}}
+	d := &decoder{lines: map[string]int{}, fields: map[reflect.Type][]field{}}
 	n := &root
 	if n.Kind == yaml.DocumentNode {
 		if len(n.Content) == 0 {
@@ -157,12 +159,10 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) error {
 // mapping decodes a mapping node into the struct v: each key once, every key known, YAML merge
 // keys (<<: *base) below the keys written beside them.
 func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) error {
-	fs := fields(v.Type())
-	byName := map[string]field{}
-	var names []string
-	for _, f := range fs {
-		byName[f.name] = f
-		names = append(names, f.name)
+	fs, ok := d.fields[v.Type()]
+	if !ok {
+		fs = fields(v.Type())
+		d.fields[v.Type()] = fs
 	}
 	set := map[string]int{} // key -> line it was given on
 	var merges []*yaml.Node
@@ -176,10 +176,11 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) error {
 			continue
 		}
 		fp := join(path, k.Value)
-		f, ok := byName[k.Value]
-		if !ok {
-			return &FieldError{Field: fp, Line: k.Line, Msg: unknownField(k.Value, names)}
+		i := slices.IndexFunc(fs, func(f field) bool { return f.name == k.Value })
+		if i < 0 {
+			return &FieldError{Field: fp, Line: k.Line, Msg: unknownField(k.Value, fs)}
 		}
+		f := fs[i]
 		if l, dup := set[k.Value]; dup {
 			return &FieldError{Field: fp, Line: k.Line, Msg: fmt.Sprintf("given twice (lines %d and %d): keep one", l, k.Line)}
 		}
@@ -239,11 +240,13 @@ func (d *decoder) account(n *yaml.Node, v reflect.Value, path string) error {
 }
 
 // unknownField says a key is not one of names, and which it most likely meant.
-func unknownField(key string, names []string) string {
+func unknownField(key string, fs []field) string {
 	best, bestD := "", len(key)/2+1
-	for _, name := range names {
-		if d := awsregion.Distance(strings.ToLower(key), name); d < bestD {
-			best, bestD = name, d
+	var names []string
+	for _, f := range fs {
+		names = append(names, f.name)
+		if d := awsregion.Distance(strings.ToLower(key), f.name); d < bestD {
+			best, bestD = f.name, d
 		}
 	}
 	if best != "" {

@@ -181,3 +181,24 @@ func TestFieldErrorsGiveTheLine(t *testing.T) {
 		t.Fatalf("Load: %v; want a Validate error naming role_arn on line 9", err)
 	}
 }
+
+func TestLoadBoundsWhatAliasesExpandTo(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("source: {registry: 127.0.0.1:5000}\nd: &d {registry: 127.0.0.1:5001}\nrules:\n  - &r\n    destinations: [*d")
+	b.WriteString(strings.Repeat(", *d", 999))
+	b.WriteString("]\n")
+	for range 999 {
+		b.WriteString("  - *r\n")
+	}
+	_, err := Load([]byte(strings.Replace(b.String(), "d: &d {registry: 127.0.0.1:5001}\n", "", 1)))
+	if err == nil {
+		t.Fatal("Load accepted an alias used before its anchor")
+	}
+	doc := strings.Replace(b.String(), "d: &d {registry: 127.0.0.1:5001}\nrules:\n  - &r\n    destinations: [*d", "rules:\n  - &r\n    destinations: [&d {registry: 127.0.0.1:5001}", 1)
+	_, err = Load([]byte(doc))
+	var fe *FieldError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "expands to more than") {
+		t.Fatalf("Load of %d bytes that expand to a million destinations: %v; want it refused", len(doc), err)
+	}
+}
