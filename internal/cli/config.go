@@ -18,8 +18,9 @@ func newConfig(g *globals) *cobra.Command {
 		Use:   "validate FILE",
 		Short: "Check a rules file and name the first bad field",
 		Long: `Check a rules file (YAML or JSON) as the Lambda function and every command read it. On success it
-prints each rule's source and resolved destinations; on failure it names the bad field, e.g.
-rules[0].destinations[1].region, and exits 2.`,
+prints each rule's source and resolved destinations, and warnings (a Region it does not know,
+which may be new); on failure it names the bad field and its line, e.g.
+rules[0].destinations[1].region (line 7), with the fix when it can guess it, and exits 2.`,
 		Example: `  ecrsync config validate ecrsync.yaml
   ecrsync config validate ecrsync.yaml -o json`,
 		Args: cobra.ExactArgs(1),
@@ -42,10 +43,14 @@ rules[0].destinations[1].region, and exits 2.`,
 				Destinations []dst    `json:"destinations"`
 			}
 			out := struct {
-				Valid  bool   `json:"valid"`
-				Source string `json:"source"`
-				Rules  []rule `json:"rules"`
-			}{Valid: true, Source: c.Source.Host()}
+				Valid    bool     `json:"valid"`
+				Source   string   `json:"source"`
+				Rules    []rule   `json:"rules"`
+				Warnings []string `json:"warnings"`
+			}{Valid: true, Source: c.Source.Host(), Warnings: c.Warnings()}
+			if out.Warnings == nil {
+				out.Warnings = []string{}
+			}
 			for _, r := range c.Rules {
 				rr := rule{Repositories: orAll(r.Repositories), Tags: orAll(r.Tags)}
 				for i := range r.Destinations {
@@ -63,6 +68,9 @@ rules[0].destinations[1].region, and exits 2.`,
 				for _, d := range r.Destinations {
 					fmt.Fprintf(g.stdout, "  rule %d: repositories %v tags %v -> %s/%s\n", i, r.Repositories, r.Tags, d.Registry, d.Repository)
 				}
+			}
+			for _, w := range out.Warnings {
+				fmt.Fprintf(g.stdout, "warning: %s\n", w)
 			}
 			return nil
 		},

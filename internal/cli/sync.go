@@ -61,6 +61,7 @@ failures (throttling, 5xx, network): run it again, 4 (--dry-run) something would
 			if err != nil {
 				return usageError{err}
 			}
+			cfg.LogWarnings(cmd.Context(), log)
 			f.warn(log)
 			o := f.options(log)
 			o.Rules = cfg

@@ -24,8 +24,6 @@ import (
 	"regexp"
 	"strings"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/ecrsync/ecrsync/internal/awsname"
 )
 
@@ -87,6 +85,9 @@ type Rule struct {
 type Config struct {
 	Source Registry `json:"source"`
 	Rules  []Rule   `json:"rules"`
+
+	lines    map[string]int // field path -> line in the document it was loaded from
+	warnings []string       // set by Validate
 }
 
 // Target is one copy a push calls for.
@@ -101,14 +102,17 @@ type Target struct {
 // String is host/repository:tag.
 func (t Target) String() string { return t.Host + "/" + t.Repository + ":" + t.Tag }
 
-// Load parses a YAML or JSON document and validates it. Unknown keys are errors, named.
+// Load parses a YAML or JSON document and validates it. Values are read as written (an
+// unquoted account_id of 12 digits is those digits, never a number); unknown keys are errors
+// that name the nearest known key; every error is a *FieldError with the path and line, but
+// for a document that is not YAML at all. See Warnings for what is accepted with a doubt.
 func Load(data []byte) (*Config, error) {
 	if len(data) > MaxConfigSize {
 		return nil, fmt.Errorf("config is %d bytes, more than %d", len(data), MaxConfigSize)
 	}
 	var c Config
-	if err := yaml.UnmarshalStrict(data, &c); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+	if err := decode(data, &c); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err

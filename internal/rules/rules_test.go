@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -8,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ecrsync/ecrsync/internal/awsname"
 	"github.com/ecrsync/ecrsync/internal/event"
 	"github.com/ecrsync/ecrsync/internal/ref"
 )
@@ -186,6 +189,10 @@ func FuzzLoad(f *testing.F) {
 	for _, s := range []string{
 		"source: {registry: 127.0.0.1:5000}\nrules: [{destinations: [{registry: 127.0.0.1:5001}]}]\n",
 		`{"source":{"account_id":"111111111111","region":"us-east-1"},"rules":[{"repositories":["a/*"],"tags":["v*"],"destinations":[{"account_id":"222222222222","region":"eu-west-1","repository":"m/{repository}"}]}]}`,
+		`{"source":{"account_id":011111111111,"region":"us-east-1"},"rules":[{"destinations":[{"account_id":222222222222,"region":"ap-southeast-9"}]}]}`,
+		"source: {account_id: 012345678901, region: eu-westt-1}\nrules: [{tag: [v1], destinations: [{regoin: x}]}]\n",
+		"source: {registry: 127.0.0.1:5000}\nrules:\n  - tags: [1.10, true]\n    destinations: [&d {account_id: 222222222222, region: us-east-1}, {<<: *d, fips: true}]\n  - destinations: [*d]\n",
+		"a: &a [x, x]\nb: &b [*a, *a]\nsource: {registry: 127.0.0.1:5000}\n",
 	} {
 		f.Add([]byte(s), "a/b", "v1")
 	}
@@ -209,5 +216,22 @@ func FuzzLoad(f *testing.F) {
 				t.Fatalf("Match(%q, %q) gave %+v", repo, tag, tg)
 			}
 		}
+		// Values are kept as written: the same config written as JSON loads to the same one.
+		j, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c2, err := Load(j)
+		if err != nil {
+			t.Fatalf("%s loads, but not as JSON %s: %v", doc, j, err)
+		}
+		if j2, _ := json.Marshal(c2); !bytes.Equal(j, j2) {
+			t.Fatalf("%s loads as %s, then as %s", doc, j, j2)
+		}
+		c.Registries(func(r *Registry) {
+			if r.AccountID != "" && !awsname.ValidAccount(r.AccountID) {
+				t.Fatalf("account_id %q accepted", r.AccountID)
+			}
+		})
 	})
 }

@@ -1,22 +1,36 @@
 package rules
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 
 	"github.com/ecrsync/ecrsync/internal/awsname"
+	"github.com/ecrsync/ecrsync/internal/awsregion"
 	"github.com/ecrsync/ecrsync/internal/ref"
 )
 
 // FieldError names the field of the document that is wrong.
 type FieldError struct {
-	Field string // e.g. rules[0].destinations[1].repository
+	Field string // e.g. rules[0].destinations[1].repository; empty for the document as a whole
 	Msg   string
+	Line  int // 1-based line of the field in the document; 0 when not known (a Config built in code)
 }
 
-func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+func (e *FieldError) Error() string {
+	switch {
+	case e.Line > 0 && e.Field != "":
+		return fmt.Sprintf("%s (line %d): %s", e.Field, e.Line, e.Msg)
+	case e.Line > 0:
+		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+	}
+	return e.Field + ": " + e.Msg
+}
 
 func fieldErr(field, format string, a ...any) error {
 	return &FieldError{Field: field, Msg: fmt.Sprintf(format, a...)}
@@ -32,10 +46,50 @@ var (
 	tagGlobRE  = regexp.MustCompile(`^[a-zA-Z0-9_*?][a-zA-Z0-9._*?-]*$`) // at most 128 characters, checked with len
 )
 
-// Validate checks the whole document, resolves registry hosts and compiles globs. Its error names
-// the first bad field.
+// Validate checks the whole document, resolves registry hosts and compiles globs. Its error, a
+// *FieldError, names the first bad field (and its line, when the Config was loaded from a
+// document). What it accepts with a doubt, it lists in Warnings.
 func (c *Config) Validate() error {
-	if err := c.Source.validate("source"); err != nil {
+	c.warnings = nil
+	err := c.validate()
+	var fe *FieldError
+	if errors.As(err, &fe) && fe.Line == 0 {
+		for f := fe.Field; f != "" && fe.Line == 0; f = parent(f) {
+			fe.Line = c.lines[f]
+		}
+	}
+	return err
+}
+
+// parent is the path of the field that holds f: rules[0].tags[1] -> rules[0].tags -> rules[0]
+// -> rules -> "".
+func parent(f string) string {
+	if strings.HasSuffix(f, "]") {
+		return f[:strings.LastIndexByte(f, '[')]
+	}
+	if i := strings.LastIndexByte(f, '.'); i >= 0 {
+		return f[:i]
+	}
+	return ""
+}
+
+// Warnings returns what the last Validate (or Load) accepted but doubts, each as "field: why":
+// a Region not on the known list that is not a near miss of one (it may have opened since).
+func (c *Config) Warnings() []string { return slices.Clone(c.warnings) }
+
+// LogWarnings logs each of Warnings at warn level.
+func (c *Config) LogWarnings(ctx context.Context, log *slog.Logger) {
+	for _, w := range c.warnings {
+		log.WarnContext(ctx, "config", "warning", w)
+	}
+}
+
+func (c *Config) warn(field, format string, a ...any) {
+	c.warnings = append(c.warnings, field+": "+fmt.Sprintf(format, a...))
+}
+
+func (c *Config) validate() error {
+	if err := c.Source.validate("source", c.warn); err != nil {
 		return err
 	}
 	if len(c.Rules) == 0 {
@@ -65,7 +119,7 @@ func (c *Config) Validate() error {
 		for j := range r.Destinations {
 			d := &r.Destinations[j]
 			df := fmt.Sprintf("%s.destinations[%d]", f, j)
-			if err := d.validate(df); err != nil {
+			if err := d.validate(df, c.warn); err != nil {
 				return err
 			}
 			if err := checkTemplate(d.Repository); err != nil {
@@ -79,7 +133,7 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-func (r *Registry) validate(field string) error {
+func (r *Registry) validate(field string, warn func(field, format string, a ...any)) error {
 	for _, s := range []struct{ name, v string }{{"registry", r.Registry}, {"account_id", r.AccountID}, {"region", r.Region}, {"role_arn", r.RoleARN}} {
 		if err := printable(s.v); err != nil {
 			return fieldErr(field+"."+s.name, "%v", err)
@@ -92,8 +146,8 @@ func (r *Registry) validate(field string) error {
 		if !awsname.ValidAccount(r.AccountID) {
 			return fieldErr(field+".account_id", "%q: want the 12-digit AWS account ID", r.AccountID)
 		}
-		if !awsname.ValidRegion(r.Region) {
-			return fieldErr(field+".region", "%q is not an AWS Region name (like eu-west-1)", r.Region)
+		if err := checkRegion(field+".region", r.Region, warn); err != nil {
+			return err
 		}
 	}
 	switch {
@@ -102,8 +156,14 @@ func (r *Registry) validate(field string) error {
 		if h, err := ref.ParseHost(r.Registry); err != nil || h != r.Registry {
 			return fieldErr(field+".registry", "%q: want a registry host[:port] in lower case, no scheme or path", r.Registry)
 		}
-		if l, ok := awsname.ParseHost(r.Registry); ok && r.AccountID != "" && (l.Account != r.AccountID || l.Region != r.Region) {
+		l, ok := awsname.ParseHost(r.Registry)
+		if ok && r.AccountID != "" && (l.Account != r.AccountID || l.Region != r.Region) {
 			return fieldErr(field+".registry", "%s is account %s in %s, but account_id and region say %s in %s", r.Registry, l.Account, l.Region, r.AccountID, r.Region)
+		}
+		if ok && r.AccountID == "" {
+			if err := checkRegion(field+".registry", l.Region, warn); err != nil {
+				return err
+			}
 		}
 		r.host = r.Registry
 	default:
@@ -123,6 +183,24 @@ func (r *Registry) validate(field string) error {
 		if _, ok := r.ECR(); !ok {
 			return fieldErr(field+".role_arn", "a role is assumed for ECR credentials, but %s is not an ECR registry (give account_id and region)", r.host)
 		}
+	}
+	return nil
+}
+
+// checkRegion refuses a name that is not shaped like a Region or is a near miss of a known one
+// (with the suggestion), and warns of one it does not know: Regions open every year, and a list
+// of them is always a little old.
+func checkRegion(field, region string, warn func(field, format string, a ...any)) error {
+	s, typo := awsregion.Suggest(region)
+	switch {
+	case !awsname.ValidRegion(region) && typo:
+		return fieldErr(field, "%q is not an AWS Region name; did you mean %s?", region, s)
+	case !awsname.ValidRegion(region):
+		return fieldErr(field, "%q is not an AWS Region name (like eu-west-1)", region)
+	case typo:
+		return fieldErr(field, "%s is not an AWS Region; did you mean %s?", region, s)
+	case !awsregion.Known(region):
+		warn(field, "%s is not a Region ecrsync knows: fine if AWS opened it recently, otherwise check the spelling", region)
 	}
 	return nil
 }
