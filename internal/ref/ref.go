@@ -24,7 +24,7 @@ package ref
 import (
 	"errors"
 	"fmt"
-	"net"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -116,7 +116,7 @@ func ParseHost(s string) (string, error) {
 			return "", invalid("registry host %q: unclosed [", s)
 		}
 		name, port = s[:end+1], s[end+1:]
-		if ip := net.ParseIP(name[1 : len(name)-1]); ip == nil || ip.To4() != nil || strings.Contains(name, "%") {
+		if ip, err := netip.ParseAddr(name[1 : len(name)-1]); err != nil || !ip.Is6() || ip.Is4In6() || ip.Zone() != "" {
 			return "", invalid("registry host %q: want an IPv6 address inside [ ]", s)
 		}
 		if port != "" && !strings.HasPrefix(port, ":") {
