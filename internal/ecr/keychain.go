@@ -11,9 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/google/go-containerregistry/pkg/authn"
 )
 
@@ -43,6 +41,9 @@ type KeychainOptions struct {
 	Now func() time.Time
 	// Logger gets a Debug line per token fetched (never the token); nil discards.
 	Logger *slog.Logger
+	// Roles shares one credentials cache per role with the process's other ECR clients; nil means
+	// NewRoles(AWS, RoleOptions{Now: Now}).
+	Roles *Roles
 }
 
 // Keychain resolves credentials for registries: ECR hosts log in with GetAuthorizationToken in
@@ -74,6 +75,9 @@ func NewKeychain(opts KeychainOptions) *Keychain {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Roles == nil {
+		opts.Roles = NewRoles(opts.AWS, RoleOptions{Now: opts.Now})
+	}
 	return &Keychain{opts: opts, regs: map[string]registryAuth{}, auth: map[string]*Authenticator{}}
 }
 
@@ -104,7 +108,7 @@ func (k *Keychain) Resolve(res authn.Resource) (authn.Authenticator, error) {
 		ra = registryAuth{loc: l}
 	}
 	a := &Authenticator{host: host, loc: ra.loc, margin: k.opts.RefreshMargin, now: k.opts.Now, log: k.opts.Logger,
-		client: newClient(k.opts.AWS, ra)}
+		client: k.opts.Roles.Client(ra.loc, ra.role)}
 	k.auth[host] = a
 	return a, nil
 }
@@ -112,27 +116,6 @@ func (k *Keychain) Resolve(res authn.Resource) (authn.Authenticator, error) {
 // tokenGetter is the one ECR API call the Authenticator makes.
 type tokenGetter interface {
 	GetAuthorizationToken(ctx context.Context, in *awsecr.GetAuthorizationTokenInput, optFns ...func(*awsecr.Options)) (*awsecr.GetAuthorizationTokenOutput, error)
-}
-
-func newClient(base aws.Config, ra registryAuth) tokenGetter {
-	cfg := base.Copy()
-	cfg.Region = ra.loc.Region
-	if ra.role != "" {
-		// Regional STS in the registry's Region: it works in every partition and needs no
-		// global endpoint.
-		stsClient := sts.NewFromConfig(cfg)
-		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, ra.role, func(o *stscreds.AssumeRoleOptions) {
-			o.RoleSessionName = "ecrsync"
-		}))
-	}
-	return awsecr.NewFromConfig(cfg, func(o *awsecr.Options) {
-		if ra.loc.FIPS {
-			o.EndpointOptions.UseFIPSEndpoint = aws.FIPSEndpointStateEnabled
-		}
-		if ra.loc.DualStack {
-			o.EndpointOptions.UseDualStackEndpoint = aws.DualStackEndpointStateEnabled
-		}
-	})
 }
 
 // Authenticator is one ECR registry's login: HTTP Basic with user AWS and the password from

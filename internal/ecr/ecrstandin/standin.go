@@ -153,7 +153,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	var out any
 	switch op {
 	case "GetAuthorizationToken":
-		out = s.getAuthorizationToken(region, in.RegistryID)
+		out = s.getAuthorizationToken(region, in.RegistryID, caller.expires)
 	case "CreateRepository", "GetLifecyclePolicy", "PutLifecyclePolicy", "ListTagsForResource", "TagResource":
 		out, aerr = s.repositoryOp(op, region, in.RegistryID, body)
 	case "DescribeRepositories":
@@ -190,12 +190,18 @@ type authorizationData struct {
 	ProxyEndpoint      string  `json:"proxyEndpoint"`
 }
 
-func (s *Server) getAuthorizationToken(region, account string) any {
+// getAuthorizationToken issues a token for the registry; one obtained with temporary credentials
+// expires with them if they end first (inferred: a token cannot outlive the session that asked
+// for it; either answer is handled, the keychain refreshes on the expired-token 403).
+func (s *Server) getAuthorizationToken(region, account string, credExpires time.Time) any {
 	b := make([]byte, 24)
 	rand.Read(b)
 	pass := "standin-" + region + "-" + hex.EncodeToString(b)
 	s.mu.Lock()
 	exp := s.now().Add(s.tokenTTL)
+	if !credExpires.IsZero() && credExpires.Before(exp) {
+		exp = credExpires
+	}
 	if account == "" {
 		for _, reg := range s.regs {
 			if reg.region == region {
