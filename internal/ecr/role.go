@@ -254,4 +254,3 @@ func Explain(err error, action, roleARN string) error {
 	}
 	return err
 }
-
