@@ -73,9 +73,9 @@ func (r Repository) arn() string {
 
 // Created is what Ensure did.
 type Created struct {
-	// Created is true when this process created the repository (this call or the one it waited
-	// for); false when it existed already (RepositoryAlreadyExistsException: another process was
-	// first, which is success).
+	// Created is true for the one call that created the repository; false for calls that waited
+	// for it or came later, and when it existed already (RepositoryAlreadyExistsException: another
+	// process was first, which is success).
 	Created bool
 	// Settings are what the repository was created with.
 	Settings RepositorySettings
@@ -139,7 +139,7 @@ func (c *Creator) Ensure(ctx context.Context, dst, src Repository, want Reposito
 			return Created{}, op.err
 		}
 		res := op.res
-		res.NeedsAction, res.Calls, res.Took = nil, 0, 0 // reported once, by the creator
+		res.Created, res.NeedsAction, res.Calls, res.Took = false, nil, 0, 0 // reported once, by the creator
 		return res, nil
 	}
 	op := &creation{done: make(chan struct{})}
