@@ -46,15 +46,18 @@ type RepositorySettings struct {
 	// KMSKey is the key's ARN, ID or alias in the destination account ("" with KMS = the AWS
 	// managed key aws/ecr).
 	KMSKey string
-	// LifecyclePolicy is an ECR lifecycle policy JSON; "" = the source's (none if it has none).
+	// LifecyclePolicy is an ECR lifecycle policy JSON; "" = the source's (none if it has none),
+	// unless NoLifecyclePolicy.
 	LifecyclePolicy string
-	// Tags are the repository's resource tags; nil = the source's.
+	// NoLifecyclePolicy creates the repository without a lifecycle policy, whatever the source has.
+	NoLifecyclePolicy bool
+	// Tags are the repository's resource tags; nil = the source's, empty = none.
 	Tags map[string]string
 }
 
 // fromSource reports whether any setting has to be read from the source.
 func (s RepositorySettings) fromSource() (repo, lifecycle, tags bool) {
-	return s.TagMutability == "" || s.ScanOnPush == nil, s.LifecyclePolicy == "", s.Tags == nil
+	return s.TagMutability == "" || s.ScanOnPush == nil, s.LifecyclePolicy == "" && !s.NoLifecyclePolicy, s.Tags == nil
 }
 
 // Repository names one repository of an ECR registry, and the role to act as there ("" = the

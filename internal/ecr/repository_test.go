@@ -147,6 +147,23 @@ func TestCreatorCreatesLikeTheSource(t *testing.T) {
 		}
 	})
 
+	t.Run("no lifecycle policy and no tags, whatever the source has", func(t *testing.T) {
+		dst := ecr.Repository{Location: dstLoc, Name: "bare/newservice"}
+		res, err := creator.Ensure(ctx, dst, src, ecr.RepositorySettings{NoLifecyclePolicy: true, Tags: map[string]string{}})
+		if err != nil || !res.Created {
+			t.Fatalf("Ensure = %+v, %v", res, err)
+		}
+		got := describe(t, dstClient, dstAccount, dstLoc.Region, dst.Name)
+		if got.lifecycle != "" || len(got.tags) != 0 || got.mutability != "IMMUTABLE_WITH_EXCLUSION" {
+			t.Errorf("created %+v, want the source's mutability, no lifecycle policy, no tags", got)
+		}
+		// DescribeRepositories and CreateRepository only: no PutLifecyclePolicy, no TagResource,
+		// which the Terraform module then does not grant.
+		if res.Calls != 2 {
+			t.Errorf("%d ECR calls, want 2", res.Calls)
+		}
+	})
+
 	t.Run("a repository another process created is success", func(t *testing.T) {
 		dst := ecr.Repository{Location: dstLoc, Name: "mirror/team/newservice"}
 		other := ecr.NewCreator(ecr.CreatorOptions{Roles: roles}) // another process

@@ -21,8 +21,8 @@ import (
 //	  image_tag_mutability_exclusion_filters: ["latest", "dev-*"]
 //	  scan_on_push: true
 //	  encryption: {type: KMS, kms_key: "arn:aws:kms:eu-west-1:222222222222:key/..."}  # or AES256
-//	  lifecycle_policy: '{"rules": [...]}'
-//	  tags: {team: platform}
+//	  lifecycle_policy: '{"rules": [...]}'   # "" = none
+//	  tags: {team: platform}                # {} = none
 //
 // Encryption is never taken from the source (its KMS key belongs to the source account): it is
 // AES256 unless a KMS key is named here.
@@ -34,8 +34,8 @@ type CreateRepository struct {
 	ImageTagMutabilityExclusionFilters []string          `json:"image_tag_mutability_exclusion_filters,omitempty"`
 	ScanOnPush                         *bool             `json:"scan_on_push,omitempty"`
 	Encryption                         *CreateEncryption `json:"encryption,omitempty"`
-	LifecyclePolicy                    string            `json:"lifecycle_policy,omitempty"`
-	Tags                               map[string]string `json:"tags,omitempty"`
+	LifecyclePolicy                    *string           `json:"lifecycle_policy,omitempty"` // nil = the source's, "" = none
+	Tags                               map[string]string `json:"tags"`                       // nil = the source's, {} = none
 }
 
 // CreateEncryption is the encryption of a created repository.
@@ -75,7 +75,7 @@ func (c *CreateRepository) UnmarshalJSON(b []byte) error {
 // MarshalJSON writes the boolean form when no setting is given, the object form otherwise.
 func (c CreateRepository) MarshalJSON() ([]byte, error) {
 	if c.ImageTagMutability == "" && c.ImageTagMutabilityExclusionFilters == nil && c.ScanOnPush == nil && c.Encryption == nil &&
-		c.LifecyclePolicy == "" && c.Tags == nil {
+		c.LifecyclePolicy == nil && c.Tags == nil {
 		return json.Marshal(c.Enabled)
 	}
 	return json.Marshal(createFields(c))
@@ -90,7 +90,10 @@ func (d *Destination) CreatesRepository() bool {
 // source repository.
 func (c *CreateRepository) Settings() ecr.RepositorySettings {
 	s := ecr.RepositorySettings{TagMutability: c.ImageTagMutability, ExclusionFilters: c.ImageTagMutabilityExclusionFilters,
-		ScanOnPush: c.ScanOnPush, LifecyclePolicy: c.LifecyclePolicy, Tags: maps.Clone(c.Tags)}
+		ScanOnPush: c.ScanOnPush, Tags: maps.Clone(c.Tags)}
+	if c.LifecyclePolicy != nil {
+		s.LifecyclePolicy, s.NoLifecyclePolicy = *c.LifecyclePolicy, *c.LifecyclePolicy == ""
+	}
 	if c.Encryption != nil {
 		s.Encryption, s.KMSKey = c.Encryption.Type, c.Encryption.KMSKey
 	}
@@ -155,11 +158,11 @@ func (d *Destination) validateCreate(field string) error {
 			}
 		}
 	}
-	if c.LifecyclePolicy != "" {
+	if c.LifecyclePolicy != nil && *c.LifecyclePolicy != "" {
 		var doc struct {
 			Rules []json.RawMessage `json:"rules"`
 		}
-		if err := json.Unmarshal([]byte(c.LifecyclePolicy), &doc); err != nil || len(doc.Rules) == 0 {
+		if err := json.Unmarshal([]byte(*c.LifecyclePolicy), &doc); err != nil || len(doc.Rules) == 0 {
 			return fieldErr(field+".lifecycle_policy", "want an ECR lifecycle policy: a JSON object with a non-empty \"rules\" array (%v)", err)
 		}
 	}

@@ -44,6 +44,8 @@ func TestCreateRepositoryDecodesBothShapes(t *testing.T) {
 			ScanOnPush: &yes, Encryption: "KMS", KMSKey: "arn:aws:kms:eu-west-1:222222222222:key/11111111-2222-3333-4444-555555555555",
 			LifecyclePolicy: `{"rules": [{"rulePriority": 1}]}`, Tags: map[string]string{"team": "platform"}}},
 		{"an empty object: like the source", `{account_id: "222222222222", region: eu-west-1, create_repository: {}}`, true, ecr.RepositorySettings{}},
+		{"no lifecycle policy, no tags", `{account_id: "222222222222", region: eu-west-1, create_repository: {lifecycle_policy: "", tags: {}}}`, true,
+			ecr.RepositorySettings{NoLifecyclePolicy: true, Tags: map[string]string{}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,7 +63,8 @@ func TestCreateRepositoryDecodesBothShapes(t *testing.T) {
 			got := d.CreateRepository.Settings()
 			if got.TagMutability != tt.want.TagMutability || strings.Join(got.ExclusionFilters, ",") != strings.Join(tt.want.ExclusionFilters, ",") ||
 				(got.ScanOnPush == nil) != (tt.want.ScanOnPush == nil) || got.Encryption != tt.want.Encryption || got.KMSKey != tt.want.KMSKey ||
-				got.LifecyclePolicy != tt.want.LifecyclePolicy || !maps.Equal(got.Tags, tt.want.Tags) {
+				got.LifecyclePolicy != tt.want.LifecyclePolicy || got.NoLifecyclePolicy != tt.want.NoLifecyclePolicy ||
+				!maps.Equal(got.Tags, tt.want.Tags) || (got.Tags == nil) != (tt.want.Tags == nil) {
 				t.Errorf("Settings = %+v, want %+v", got, tt.want)
 			}
 			// The document round-trips through JSON (the Terraform module writes JSON).
@@ -72,6 +75,9 @@ func TestCreateRepositoryDecodesBothShapes(t *testing.T) {
 			again, err := rules.Load(b)
 			if err != nil || again.Rules[0].Destinations[0].CreatesRepository() != tt.enabled {
 				t.Fatalf("round trip: %v\n%s", err, b)
+			}
+			if back := again.Rules[0].Destinations[0].CreateRepository.Settings(); back.NoLifecyclePolicy != got.NoLifecyclePolicy || (back.Tags == nil) != (got.Tags == nil) {
+				t.Errorf("round trip lost \"none\": %+v, was %+v\n%s", back, got, b)
 			}
 		})
 	}
