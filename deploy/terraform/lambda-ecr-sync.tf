@@ -27,6 +27,16 @@ module "ecrsync" {
 
   manage_source_repository_policy = var.manage_source_repository_policy
 
+  create_repositories                               = var.create_repositories
+  repository_image_tag_mutability                   = var.repository_image_tag_mutability
+  repository_image_tag_mutability_exclusion_filters = var.repository_image_tag_mutability_exclusion_filters
+  repository_scan_on_push                           = var.repository_scan_on_push
+  repository_kms_key                                = var.repository_kms_key
+  repository_lifecycle_policy                       = var.repository_lifecycle_policy
+  repository_tags                                   = var.repository_tags
+  repository_creation_template_prefix               = var.repository_creation_template_prefix
+  config_parameter                                  = var.config_parameter
+
   reconcile_enabled  = var.reconcile_enabled
   reconcile_schedule = var.reconcile_schedule
 

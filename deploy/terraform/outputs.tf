@@ -42,3 +42,18 @@ output "config" {
   description = "The ECRSYNC_CONFIG document the function runs with (for `ecrsync handle --config`)."
   value       = module.ecrsync.config
 }
+
+output "source_access" {
+  description = "How the function reaches the source account (reader role, or repository policies set by this module), and what this plan does to policies an earlier version set."
+  value       = module.ecrsync.source_access
+}
+
+output "source_reader_role_arn" {
+  description = "Source reader role (source account) the function assumes, or null with manage_source_repository_policy = true."
+  value       = module.ecrsync.source_reader_role_arn
+}
+
+output "config_parameter_name" {
+  description = "SSM parameter holding the config document, or null when it is in ECRSYNC_CONFIG."
+  value       = module.ecrsync.config_parameter_name
+}

@@ -189,9 +189,9 @@ variable "log_retention_in_days" {
 }
 
 variable "manage_source_repository_policy" {
-  description = "Set the ECR repository policy of each source repository (named without a glob) so the function may pull. REPLACES any existing policy on those repositories."
+  description = "Source access: null/false = a source reader role the function assumes (no source policy is touched); true = set the ECR repository policy of each source repository named without a glob, REPLACING any existing policy. The default was true before: set true to keep policies an existing deployment manages."
   type        = bool
-  default     = true
+  default     = null
 }
 
 variable "reconcile_enabled" {
@@ -240,4 +240,58 @@ variable "tags" {
   description = "Tags for every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "create_repositories" {
+  description = "How a missing destination repository is created: \"none\", \"ecrsync\" (like the source repository) or \"template\" (CREATE_ON_PUSH creation template). See the module's variables."
+  type        = string
+  default     = "none"
+}
+
+variable "repository_image_tag_mutability" {
+  description = "Tag mutability of created repositories; null = like the source."
+  type        = string
+  default     = null
+}
+
+variable "repository_image_tag_mutability_exclusion_filters" {
+  description = "Tag wildcards excluded from the tag mutability setting of created repositories (with *_WITH_EXCLUSION)."
+  type        = list(string)
+  default     = []
+}
+
+variable "repository_scan_on_push" {
+  description = "Scan on push of created repositories; null = like the source."
+  type        = bool
+  default     = null
+}
+
+variable "repository_kms_key" {
+  description = "KMS key ARN (destination account and Region) for created repositories; null = AES256."
+  type        = string
+  default     = null
+}
+
+variable "repository_lifecycle_policy" {
+  description = "Lifecycle policy JSON of created repositories; null = like the source, \"\" = none."
+  type        = string
+  default     = null
+}
+
+variable "repository_tags" {
+  description = "Tags of created repositories; null = like the source, {} = none."
+  type        = map(string)
+  default     = null
+}
+
+variable "repository_creation_template_prefix" {
+  description = "With create_repositories = \"template\": the repository prefix of the creation template."
+  type        = string
+  default     = null
+}
+
+variable "config_parameter" {
+  description = "Put the config in an SSM parameter instead of ECRSYNC_CONFIG; null = when it is too long for Lambda's 4 KB environment."
+  type        = bool
+  default     = null
 }

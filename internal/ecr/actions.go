@@ -27,14 +27,47 @@ var (
 		"ecr:CompleteLayerUpload",
 		"ecr:PutImage",
 	}
-	// ListActions are what the reconcile needs on source repositories to list images.
+	// ListActions are what the reconcile needs on source repositories to list their tags
+	// (ListImages names each tag's digest; nothing calls DescribeImages).
 	ListActions = []string{
-		"ecr:DescribeRepositories",
 		"ecr:ListImages",
-		"ecr:DescribeImages",
+	}
+	// RegistryListActions list a registry's repositories (DescribeRepositories without names),
+	// which the reconcile does only when a rule's repositories are globs. It is authorized on
+	// repository/* of that registry and no repository policy can grant it across accounts: it needs
+	// credentials of the registry's account (the source reader role).
+	RegistryListActions = []string{
+		"ecr:DescribeRepositories",
 	}
 	// AuthActions are account-wide (resource "*"): one token per registry and Region.
 	AuthActions = []string{
 		"ecr:GetAuthorizationToken",
+	}
+	// SettingsReadActions read a source repository's settings for repository creation "like the
+	// source" (Creator): DescribeRepositories by name, GetLifecyclePolicy, ListTagsForResource.
+	SettingsReadActions = []string{
+		"ecr:DescribeRepositories",
+		"ecr:GetLifecyclePolicy",
+		"ecr:ListTagsForResource",
+	}
+	// CreateActions create a missing destination repository (Creator; and, for a CREATE_ON_PUSH
+	// creation template, what the pusher needs).
+	CreateActions = []string{
+		"ecr:CreateRepository",
+	}
+	// CreateLifecycleActions set a created repository's lifecycle policy, when it gets one.
+	CreateLifecycleActions = []string{
+		"ecr:PutLifecyclePolicy",
+	}
+	// CreateTagActions set a created repository's tags, when it gets any.
+	CreateTagActions = []string{
+		"ecr:TagResource",
+	}
+	// KMSCreateActions are what creating a repository encrypted with a customer managed KMS key
+	// needs on that key: ECR calls DescribeKey and CreateGrant on the creator's behalf (Amazon ECR
+	// User Guide, "Encryption at rest"; RetireGrant is for deleting, which ecrsync never does).
+	KMSCreateActions = []string{
+		"kms:CreateGrant",
+		"kms:DescribeKey",
 	}
 )

@@ -11,9 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/google/go-containerregistry/pkg/authn"
 )
 
@@ -43,6 +41,9 @@ type KeychainOptions struct {
 	Now func() time.Time
 	// Logger gets a Debug line per token fetched (never the token); nil discards.
 	Logger *slog.Logger
+	// Roles shares one credentials cache per role with the process's other ECR clients; nil means
+	// NewRoles(AWS, RoleOptions{Now: Now}).
+	Roles *Roles
 }
 
 // Keychain resolves credentials for registries: ECR hosts log in with GetAuthorizationToken in
@@ -56,7 +57,6 @@ type Keychain struct {
 	regs    map[string]registryAuth // host -> explicit ECR location and role
 	auth    map[string]*Authenticator
 	clients map[apiKey]*awsecr.Client
-	creds   map[string]aws.CredentialsProvider // role ARN -> its cached AssumeRole credentials
 }
 
 type registryAuth struct {
@@ -85,8 +85,11 @@ func NewKeychain(opts KeychainOptions) *Keychain {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Roles == nil {
+		opts.Roles = NewRoles(opts.AWS, RoleOptions{Now: opts.Now})
+	}
 	return &Keychain{opts: opts, regs: map[string]registryAuth{}, auth: map[string]*Authenticator{},
-		clients: map[apiKey]*awsecr.Client{}, creds: map[string]aws.CredentialsProvider{}}
+		clients: map[apiKey]*awsecr.Client{}}
 }
 
 // Add declares host an ECR registry at l, whose credentials come through roleARN if not empty.
@@ -138,14 +141,17 @@ type tokenGetter interface {
 }
 
 // API returns the ECR API client of the registry at l, signing with roleARN's credentials if
-// not empty (STS AssumeRole, cached and refreshed by the SDK), else the base configuration's.
-// Endpoint overrides of the base configuration (BaseEndpoint, AWS_ENDPOINT_URL_ECR) apply. One
-// client per Region, endpoint variant and role, shared with the registry logins.
+// not empty (the Roles' one cache per role), else the base configuration's. Endpoint overrides
+// of the base configuration (BaseEndpoint, AWS_ENDPOINT_URL_ECR) apply. One client per Region,
+// endpoint variant and role, shared with the registry logins.
 func (k *Keychain) API(l Location, roleARN string) *awsecr.Client {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.api(l, roleARN)
 }
+
+// Roles returns the credentials caches the keychain assumes roles through.
+func (k *Keychain) Roles() *Roles { return k.opts.Roles }
 
 // api is API with k.mu held.
 func (k *Keychain) api(l Location, role string) *awsecr.Client {
@@ -153,28 +159,7 @@ func (k *Keychain) api(l Location, role string) *awsecr.Client {
 	if c, ok := k.clients[key]; ok {
 		return c
 	}
-	cfg := k.opts.AWS.Copy()
-	cfg.Region = l.Region
-	if role != "" {
-		creds, ok := k.creds[role]
-		if !ok {
-			// Regional STS in the first Region the role is used in: it works in every partition
-			// (a role belongs to one, as do the registries it reaches) and needs no global
-			// endpoint.
-			creds = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), role,
-				func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "ecrsync" }))
-			k.creds[role] = creds
-		}
-		cfg.Credentials = creds
-	}
-	c := awsecr.NewFromConfig(cfg, func(o *awsecr.Options) {
-		if l.FIPS {
-			o.EndpointOptions.UseFIPSEndpoint = aws.FIPSEndpointStateEnabled
-		}
-		if l.DualStack {
-			o.EndpointOptions.UseDualStackEndpoint = aws.DualStackEndpointStateEnabled
-		}
-	})
+	c := k.opts.Roles.Client(l, role)
 	k.clients[key] = c
 	return c
 }

@@ -70,6 +70,8 @@ type Destination struct {
 	// Repository is the destination repository's name; RepositoryPlaceholder stands for the
 	// source's. Empty means the source's name.
 	Repository string `json:"repository,omitempty"`
+	// CreateRepository, if enabled, creates a missing destination repository (create.go).
+	CreateRepository *CreateRepository `json:"create_repository,omitempty"`
 }
 
 // Rule selects repositories and tags and names their destinations.

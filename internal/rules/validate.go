@@ -125,6 +125,9 @@ func (c *Config) validate() error {
 			if err := checkTemplate(d.Repository); err != nil {
 				return fieldErr(df+".repository", "%v", err)
 			}
+			if err := d.validateCreate(df); err != nil {
+				return err
+			}
 			if d.host == c.Source.host && (d.Repository == "" || d.Repository == RepositoryPlaceholder) {
 				return fieldErr(df, "copies every repository onto itself (same registry %s, same name): give another registry or a repository template", d.host)
 			}

@@ -13,12 +13,15 @@ import (
 // what the registry holds.
 
 type repositoryOut struct {
-	RepositoryArn      string  `json:"repositoryArn"`
-	RegistryID         string  `json:"registryId"`
-	RepositoryName     string  `json:"repositoryName"`
-	RepositoryURI      string  `json:"repositoryUri"`
-	CreatedAt          float64 `json:"createdAt"`
-	ImageTagMutability string  `json:"imageTagMutability"`
+	RepositoryArn                      string            `json:"repositoryArn"`
+	RegistryID                         string            `json:"registryId"`
+	RepositoryName                     string            `json:"repositoryName"`
+	RepositoryURI                      string            `json:"repositoryUri"`
+	CreatedAt                          float64           `json:"createdAt"`
+	ImageTagMutability                 string            `json:"imageTagMutability"`
+	ImageTagMutabilityExclusionFilters []exclusionFilter `json:"imageTagMutabilityExclusionFilters,omitempty"`
+	ImageScanningConfiguration         scanning          `json:"imageScanningConfiguration"`
+	EncryptionConfiguration            encryption        `json:"encryptionConfiguration"`
 }
 
 func (s *Server) describeRepositories(region, account string, names []string, next string, max int) (any, *apiError) {
@@ -38,15 +41,7 @@ func (s *Server) describeRepositories(region, account string, names []string, ne
 		if !ok {
 			return nil, &apiError{400, "RepositoryNotFoundException", fmt.Sprintf("The repository with name '%s' does not exist in the registry with id '%s'", n, reg.account)}
 		}
-		mut := "MUTABLE"
-		if repo.immutable {
-			mut = "IMMUTABLE"
-		}
-		all = append(all, repositoryOut{
-			RepositoryArn: fmt.Sprintf("arn:%s:ecr:%s:%s:repository/%s", partition(region), region, reg.account, n), RegistryID: reg.account,
-			RepositoryName: n, RepositoryURI: fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s", reg.account, region, n),
-			CreatedAt: float64(repo.created.Unix()), ImageTagMutability: mut,
-		})
+		all = append(all, reg.describe(n, repo))
 	}
 	p, tok := page(all, next, max)
 	out := map[string]any{"repositories": p}

@@ -26,8 +26,8 @@ type Registry struct {
 }
 
 type repository struct {
-	immutable bool
-	created   time.Time
+	created  time.Time
+	settings repoSettings // repos.go
 }
 
 // Registry returns the stand-in for account's registry in region, creating it.
@@ -47,7 +47,11 @@ func (s *Server) Registry(account, region string) *Registry {
 func (r *Registry) CreateRepository(name string, immutable bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.repos[name] = &repository{immutable: immutable, created: time.Now()}
+	mut := "MUTABLE"
+	if immutable {
+		mut = "IMMUTABLE"
+	}
+	r.repos[name] = &repository{created: r.s.clock(), settings: defaultSettings(mut)}
 }
 
 // Throttle makes the next n registry requests answer 429 TOOMANYREQUESTS, as ECR does past its
@@ -117,7 +121,7 @@ func (r *Registry) serve(w http.ResponseWriter, req *http.Request) {
 		ociError(w, http.StatusNotFound, "NAME_UNKNOWN", fmt.Sprintf("The repository with name '%s' does not exist in the registry with id '%s'", name, r.account))
 		return
 	}
-	if repo != nil && repo.immutable && kind == "manifests" && req.Method == http.MethodPut && !strings.Contains(ref, ":") {
+	if repo != nil && repo.immutableTag(ref) && kind == "manifests" && req.Method == http.MethodPut && !strings.Contains(ref, ":") {
 		body, err := io.ReadAll(io.LimitReader(req.Body, 4<<20))
 		if err != nil {
 			ociError(w, http.StatusBadRequest, "MANIFEST_INVALID", err.Error())

@@ -1,7 +1,8 @@
 // Package ecrstandin stands in for the parts of Amazon ECR that cannot run here, for tests and
 // `ecrsync dev`: the control plane (GetAuthorizationToken, DescribeRepositories, ListImages,
-// DescribeImages over the JSON 1.1 protocol, for aws-sdk-go-v2 pointed at it with BaseEndpoint
-// or AWS_ENDPOINT_URL_ECR) and, in front of a real registry, ECR's registry behaviour: Basic auth
+// DescribeImages, and repository management in repos.go, over the JSON 1.1 protocol, for
+// aws-sdk-go-v2 pointed at it with BaseEndpoint or AWS_ENDPOINT_URL_ECR), STS AssumeRole and the
+// callers' accounts (sts.go), SSM GetParameter (ssm.go) on the same endpoint, and, in front of a real registry, ECR's registry behaviour: Basic auth
 // with the tokens it issued and their expiry, Region-bound tokens, 429 TOOMANYREQUESTS bursts,
 // immutable tags (400 TAG_INVALID) and missing repositories (404 NAME_UNKNOWN).
 //
@@ -39,6 +40,9 @@ type Server struct {
 	tokens   map[string]issued // password -> where and until when it is valid
 	regs     map[string]*Registry
 	calls    map[string]int
+	now      func() time.Time // SetClock
+	iam      iamState         // sts.go: who holds which credentials, what is refused
+	params   map[string]parameter
 }
 
 type issued struct {
@@ -49,7 +53,8 @@ type issued struct {
 // New starts a control-plane stand-in on 127.0.0.1. Tokens live 12 hours, as ECR's do, unless
 // SetTokenTTL says otherwise.
 func New() *Server {
-	s := &Server{tokenTTL: 12 * time.Hour, tokens: map[string]issued{}, regs: map[string]*Registry{}, calls: map[string]int{}}
+	s := &Server{tokenTTL: 12 * time.Hour, tokens: map[string]issued{}, regs: map[string]*Registry{}, calls: map[string]int{},
+		now: time.Now, iam: newIAMState(), params: map[string]parameter{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveAPI))
 	s.URL = s.srv.URL
 	return s
@@ -70,7 +75,7 @@ func (s *Server) ExpireTokens() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, t := range s.tokens {
-		t.expires = time.Now().Add(-time.Second)
+		t.expires = s.now().Add(-time.Second)
 		s.tokens[k] = t
 	}
 }
@@ -96,6 +101,16 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
 	op := target[strings.LastIndexByte(target, '.')+1:]
 	m := credentialRE.FindStringSubmatch(r.Header.Get("Authorization"))
+	// One endpoint serves every stand-in service (aws.Config.BaseEndpoint applies to all clients):
+	// the SigV4 credential scope names the service.
+	if m != nil && m[2] == "sts" {
+		s.serveSTS(w, r)
+		return
+	}
+	if m != nil && m[2] == "ssm" {
+		s.serveSSM(w, r)
+		return
+	}
 	if r.Method != http.MethodPost || !strings.HasPrefix(target, "AmazonEC2ContainerRegistry_V20150921.") || m == nil || m[2] != "ecr" {
 		writeAPIError(w, apiError{400, "UnrecognizedClientException", "The security token included in the request is invalid."})
 		return
@@ -123,11 +138,24 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	s.calls[op]++
 	s.mu.Unlock()
 
+	caller, aerr := s.caller(r, "ecr:"+op)
+	if aerr != nil {
+		writeAPIError(w, *aerr)
+		return
+	}
+	if aerr := s.authorizeECR(caller, op, region, in.RegistryID, len(in.RepositoryNames) > 0); aerr != nil {
+		writeAPIError(w, *aerr)
+		return
+	}
+	if in.RegistryID == "" && caller.account != "" {
+		in.RegistryID = caller.account // the caller's own registry, as ECR assumes
+	}
 	var out any
-	var aerr *apiError
 	switch op {
 	case "GetAuthorizationToken":
-		out = s.getAuthorizationToken(region, in.RegistryID)
+		out = s.getAuthorizationToken(region, in.RegistryID, caller.expires)
+	case "CreateRepository", "GetLifecyclePolicy", "PutLifecyclePolicy", "ListTagsForResource", "TagResource":
+		out, aerr = s.repositoryOp(op, region, in.RegistryID, body)
 	case "DescribeRepositories":
 		out, aerr = s.describeRepositories(region, in.RegistryID, in.RepositoryNames, in.NextToken, in.MaxResults)
 	case "ListImages":
@@ -162,12 +190,18 @@ type authorizationData struct {
 	ProxyEndpoint      string  `json:"proxyEndpoint"`
 }
 
-func (s *Server) getAuthorizationToken(region, account string) any {
+// getAuthorizationToken issues a token for the registry; one obtained with temporary credentials
+// expires with them if they end first (inferred: a token cannot outlive the session that asked
+// for it; either answer is handled, the keychain refreshes on the expired-token 403).
+func (s *Server) getAuthorizationToken(region, account string, credExpires time.Time) any {
 	b := make([]byte, 24)
 	rand.Read(b)
 	pass := "standin-" + region + "-" + hex.EncodeToString(b)
 	s.mu.Lock()
-	exp := time.Now().Add(s.tokenTTL)
+	exp := s.now().Add(s.tokenTTL)
+	if !credExpires.IsZero() && credExpires.Before(exp) {
+		exp = credExpires
+	}
 	if account == "" {
 		for _, reg := range s.regs {
 			if reg.region == region {
@@ -193,7 +227,7 @@ func (s *Server) checkToken(pass, region string) (expired, ok bool) {
 	if !found || t.region != region {
 		return false, false
 	}
-	return time.Now().After(t.expires), true
+	return s.now().After(t.expires), true
 }
 
 // registryFor finds the registry an API call is about.

@@ -43,12 +43,18 @@ var fallbackActions = map[string][]string{
 		"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
 		"ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage",
 	},
-	"ListActions": {"ecr:DescribeRepositories", "ecr:ListImages", "ecr:DescribeImages"},
-	"AuthActions": {"ecr:GetAuthorizationToken"},
+	"ListActions":            {"ecr:ListImages"},
+	"RegistryListActions":    {"ecr:DescribeRepositories"},
+	"AuthActions":            {"ecr:GetAuthorizationToken"},
+	"SettingsReadActions":    {"ecr:DescribeRepositories", "ecr:GetLifecyclePolicy", "ecr:ListTagsForResource"},
+	"CreateActions":          {"ecr:CreateRepository"},
+	"CreateLifecycleActions": {"ecr:PutLifecyclePolicy"},
+	"CreateTagActions":       {"ecr:TagResource"},
+	"KMSCreateActions":       {"kms:CreateGrant", "kms:DescribeKey"},
 }
 
-// engineActions reads the string literals of PullActions, PushActions, ListActions and
-// AuthActions from internal/ecr/actions.go, so the policies follow the engine.
+// engineActions reads the string literals of the action lists (fallbackActions' names) from
+// internal/ecr/actions.go, so the policies follow the engine.
 func engineActions(t *testing.T) map[string][]string {
 	t.Helper()
 	fset := token.NewFileSet()
@@ -231,27 +237,14 @@ func ecrGrants(t *testing.T, p policy) map[string][]string {
 func TestFunctionPolicyGrantsExactlyTheEngineActions(t *testing.T) {
 	actions := engineActions(t)
 	m := load(t)
-	srcARNs := []string{
-		"arn:aws:ecr:" + region + ":" + srcAccount + ":repository/my-repository-name",
-		"arn:aws:ecr:" + region + ":" + srcAccount + ":repository/team/*",
-	}
-	dstARNs := []string{
-		"arn:aws:ecr:" + dstRegion + ":" + dstAccount + ":repository/mirror/my-repository-name",
-		"arn:aws:ecr:" + dstRegion + ":" + dstAccount + ":repository/mirror/team/*",
-	}
 	for _, reconcile := range []bool{true, false} {
 		t.Run("reconcile="+strconv.FormatBool(reconcile), func(t *testing.T) {
 			e := evaluate(t, m, map[string]cty.Value{"reconcile_enabled": cty.BoolVal(reconcile)})
 			p := decodePolicy(t, mustString(t, e, "aws_iam_role_policy.this", "policy"))
 
+			// The function pushes; the source is read through the reader role (checked in
+			// TestSourceReaderRoleReadsExactlyTheSource).
 			want := map[string][]string{"*": set(actions["AuthActions"])}
-			for _, a := range srcARNs {
-				if reconcile {
-					want[a] = set(actions["PullActions"], actions["ListActions"])
-				} else {
-					want[a] = set(actions["PullActions"])
-				}
-			}
 			for _, a := range dstARNs {
 				want[a] = set(actions["PushActions"])
 			}
@@ -275,6 +268,7 @@ func TestFunctionPolicyGrantsExactlyTheEngineActions(t *testing.T) {
 				"arn:aws:logs:" + region + ":" + dstAccount + ":log-group:" + logGroup + ":*": {"logs:CreateLogStream", "logs:PutLogEvents"},
 				"arn:aws:sqs:" + region + ":" + dstAccount + ":" + failure:                    {"sqs:SendMessage"},
 			}
+			wantOther[readerARN] = []string{"sts:AssumeRole"}
 			if reconcile {
 				wantOther["arn:aws:sqs:"+region+":"+dstAccount+":"+reconcileQueue] = []string{
 					"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:SendMessage",
@@ -309,6 +303,7 @@ func TestSourceRepositoryPolicyLetsTheFunctionRolePull(t *testing.T) {
 	actions := engineActions(t)
 	m := load(t)
 	e := evaluate(t, m, map[string]cty.Value{
+		"manage_source_repository_policy":         cty.True,
 		"source_repository_policy_principal_arns": strings_("arn:aws:iam::333333333333:role/ecrsync-dr"),
 	})
 	keys, err := e.ForEachKeys("aws_ecr_repository_policy.source")
@@ -336,9 +331,11 @@ func TestSourceRepositoryPolicyLetsTheFunctionRolePull(t *testing.T) {
 		t.Errorf("repository policy principals %v, want the function's role and the extra ones %v", got, wantPrincipals)
 	}
 
-	e = evaluate(t, m, map[string]cty.Value{"manage_source_repository_policy": cty.False})
-	if keys, _ := e.ForEachKeys("aws_ecr_repository_policy.source"); len(keys) != 0 {
-		t.Errorf("manage_source_repository_policy=false still sets policies on %v", keys)
+	for _, v := range []cty.Value{cty.False, cty.NullVal(cty.Bool)} {
+		e = evaluate(t, m, map[string]cty.Value{"manage_source_repository_policy": v})
+		if keys, _ := e.ForEachKeys("aws_ecr_repository_policy.source"); len(keys) != 0 {
+			t.Errorf("manage_source_repository_policy=%#v still sets policies on %v", v, keys)
+		}
 	}
 }
 
@@ -507,6 +504,7 @@ func TestFunctionConfigFollowsTheContract(t *testing.T) {
 			Source struct {
 				AccountID string `json:"account_id"`
 				Region    string `json:"region"`
+				RoleARN   string `json:"role_arn"`
 			} `json:"source"`
 			Rules []struct {
 				Repositories []string `json:"repositories"`
@@ -523,7 +521,7 @@ func TestFunctionConfigFollowsTheContract(t *testing.T) {
 		if err := d.Decode(&cfg); err != nil {
 			t.Fatalf("ECRSYNC_CONFIG: %v", err)
 		}
-		if cfg.Source.AccountID != srcAccount || cfg.Source.Region != region || len(cfg.Rules) != 1 ||
+		if cfg.Source.AccountID != srcAccount || cfg.Source.Region != region || cfg.Source.RoleARN != readerARN || len(cfg.Rules) != 1 ||
 			!slices.Equal(cfg.Rules[0].Repositories, []string{"my-repository-name", "team/*"}) ||
 			!slices.Equal(cfg.Rules[0].Tags, []string{"latest", "v*"}) || len(cfg.Rules[0].Destinations) != 1 ||
 			cfg.Rules[0].Destinations[0].AccountID != dstAccount || cfg.Rules[0].Destinations[0].Region != dstRegion ||

@@ -11,7 +11,8 @@ import (
 
 // Functions are the Terraform functions tfeval knows: those of cty's standard library that
 // Terraform exposes under the same name and behaviour, plus strcontains, startswith and endswith.
-// Terraform's replace() also takes /regex/ patterns; this one takes plain strings only.
+// Terraform's replace() also takes /regex/ patterns; this one takes plain strings only. length()
+// counts a string's characters, as Terraform's does, besides a collection's elements.
 func Functions() map[string]function.Function {
 	return map[string]function.Function{
 		"alltrue":     boolFold(true),
@@ -29,7 +30,7 @@ func Functions() map[string]function.Function {
 		"jsondecode":  stdlib.JSONDecodeFunc,
 		"jsonencode":  stdlib.JSONEncodeFunc,
 		"keys":        stdlib.KeysFunc,
-		"length":      stdlib.LengthFunc,
+		"length":      lengthFunc,
 		"lookup":      stdlib.LookupFunc,
 		"lower":       stdlib.LowerFunc,
 		"max":         stdlib.MaxFunc,
@@ -80,3 +81,15 @@ func boolFold(all bool) function.Function {
 		},
 	})
 }
+
+// lengthFunc is Terraform's length: cty's for collections, its character count for a string.
+var lengthFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "value", Type: cty.DynamicPseudoType, AllowDynamicType: true, AllowUnknown: true}},
+	Type:   function.StaticReturnType(cty.Number),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		if args[0].Type() == cty.String {
+			return stdlib.Strlen(args[0])
+		}
+		return stdlib.Length(args[0])
+	},
+})

@@ -33,6 +33,9 @@ module "ecrsync" {
   image_tags             = ["v*", "prod"]
   destination_repository = "mirror/{repository}"
 
+  # The source is read through a reader role the module creates; no source repository policy.
+  manage_source_repository_policy = false
+
   package_file = var.package_file
   package_hash = fileexists(var.package_file) ? filebase64sha256(var.package_file) : null
 }

@@ -43,7 +43,8 @@ module "prod" {
   repositories           = local.repositories
   image_tags             = ["v*"]
 
-  source_repository_policy_principal_arns = [module.dr.role_arn]
+  # Each module block has its own source reader role; no source repository policy is touched.
+  manage_source_repository_policy = false
 
   package_file = var.package_file
   package_hash = local.package_hash
@@ -65,7 +66,7 @@ module "dr" {
   image_tags             = ["*"]
   destination_repository = "dr/{repository}"
 
-  manage_source_repository_policy = false # module.prod's policy lets this role pull
+  manage_source_repository_policy = false
   reconcile_schedule              = "rate(6 hours)"
 
   package_file = var.package_file

@@ -28,23 +28,26 @@ locals {
     "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:CompleteLayerUpload", "ecr:GetDownloadUrlForLayer",
     "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart",
   ]
-  ecr_list_actions = ["ecr:DescribeImages", "ecr:DescribeRepositories", "ecr:ListImages"]
-  ecr_auth_actions = ["ecr:GetAuthorizationToken"]
+  ecr_list_actions             = ["ecr:ListImages"]
+  ecr_registry_list_actions    = ["ecr:DescribeRepositories"]
+  ecr_auth_actions             = ["ecr:GetAuthorizationToken"]
+  ecr_settings_read_actions    = ["ecr:DescribeRepositories", "ecr:GetLifecyclePolicy", "ecr:ListTagsForResource"]
+  ecr_create_actions           = ["ecr:CreateRepository"]
+  ecr_create_lifecycle_actions = ["ecr:PutLifecyclePolicy"]
+  ecr_create_tag_actions       = ["ecr:TagResource"]
+  kms_create_actions           = ["kms:CreateGrant", "kms:DescribeKey"]
 
   # ECRSYNC_CONFIG: the config contract of the Lambda (issue "The Lambda"), one rule, one destination.
   config = {
-    source = {
-      account_id = var.source_account_id
-      region     = local.source_region
-    }
+    source = local.source_config # source_reader.tf
     rules = [{
       repositories = var.repositories
       tags         = var.image_tags
-      destinations = [{
+      destinations = [merge({
         account_id = var.destination_account_id
         region     = local.destination_region
         repository = var.destination_repository
-      }]
+      }, local.create_repository_config)] # repository_creation.tf
     }]
   }
 
@@ -93,12 +96,6 @@ locals {
       Resource = ["*"]
     },
     {
-      Sid      = "EcrPullSource"
-      Effect   = "Allow"
-      Action   = local.ecr_pull_actions
-      Resource = local.source_repository_arns
-    },
-    {
       Sid      = "EcrPushDestination"
       Effect   = "Allow"
       Action   = local.ecr_push_actions
@@ -114,12 +111,6 @@ locals {
 
   reconcile_statements = [
     {
-      Sid      = "EcrListSource"
-      Effect   = "Allow"
-      Action   = local.ecr_list_actions
-      Resource = local.source_repository_arns
-    },
-    {
       Sid      = "ReconcileQueue"
       Effect   = "Allow"
       Action   = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:SendMessage"]
@@ -128,8 +119,14 @@ locals {
   ]
 
   function_policy = {
-    Version   = "2012-10-17"
-    Statement = concat(local.function_statements, var.reconcile_enabled ? local.reconcile_statements : [])
+    Version = "2012-10-17"
+    Statement = concat(
+      local.function_statements,
+      var.reconcile_enabled ? local.reconcile_statements : [],
+      local.access_statements,              # source_reader.tf
+      local.repository_creation_statements, # repository_creation.tf
+      local.config_parameter_statements,    # config_parameter.tf
+    )
   }
 
   function_assume_role_policy = {
@@ -181,14 +178,15 @@ locals {
     }]
   }
 
-  # Set on the source repositories: the function's role may pull (and list, for the reconcile).
+  # Set on the source repositories with manage_source_repository_policy: the function's role may
+  # pull (and list, for the reconcile; read settings, for repository creation).
   source_repository_policy = {
     Version = "2012-10-17"
     Statement = [{
       Sid       = "EcrsyncPull"
       Effect    = "Allow"
       Principal = { AWS = concat([aws_iam_role.this.arn], var.source_repository_policy_principal_arns) }
-      Action    = concat(local.ecr_pull_actions, var.reconcile_enabled ? local.ecr_list_actions : [])
+      Action    = local.source_repository_actions
     }]
   }
 

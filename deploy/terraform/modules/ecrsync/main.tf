@@ -50,7 +50,7 @@ resource "aws_lambda_function" "this" {
 
   environment {
     variables = merge(
-      { ECRSYNC_CONFIG = jsonencode(local.config) },
+      local.config_environment, # config_parameter.tf
       var.reconcile_enabled ? {
         ECRSYNC_RECONCILE_QUEUE_URL = aws_sqs_queue.reconcile[0].url
         # Each concurrent invocation paces its PutImage calls to its share of the quota.
@@ -93,7 +93,7 @@ resource "aws_lambda_function" "this" {
     }
   }
 
-  depends_on = [aws_iam_role_policy.this, aws_iam_role_policy_attachment.vpc]
+  depends_on = [aws_iam_role_policy.this, aws_iam_role_policy_attachment.vpc, aws_iam_role_policy.source_reader, aws_ssm_parameter.config]
 }
 
 # Asynchronous invocations (EventBridge's): Lambda retries, then hands the event to the failure

@@ -44,11 +44,31 @@ output "reconcile_queue_url" {
 }
 
 output "config" {
-  description = "The ECRSYNC_CONFIG document given to the function; save it to a file for `ecrsync handle --config`."
-  value       = jsonencode(local.config)
+  description = "The config document given to the function (ECRSYNC_CONFIG, or the SSM parameter config_parameter_name); save it to a file for `ecrsync handle --config`."
+  value       = local.config_json
 }
 
 output "event_pattern" {
   description = "The EventBridge event pattern of the rule."
   value       = jsonencode(local.event_pattern)
+}
+
+output "source_access" {
+  description = "What this module does for access to the source account: the reader role the function assumes, or the repository policies it sets (and, while manage_source_repository_policy is unset, what happens to policies an earlier version set)."
+  value       = local.source_access_summary
+}
+
+output "source_reader_role_arn" {
+  description = "ARN of the source reader role (source account) that the function assumes for every source call, or null with manage_source_repository_policy = true."
+  value       = local.source_policy_access ? null : aws_iam_role.source_reader[0].arn
+}
+
+output "config_parameter_name" {
+  description = "Name of the SSM parameter holding the config document, or null when it is in ECRSYNC_CONFIG."
+  value       = local.config_parameter ? aws_ssm_parameter.config[0].name : null
+}
+
+output "repository_creation_template" {
+  description = "Prefix of the CREATE_ON_PUSH repository creation template in the destination account, or null without create_repositories = \"template\"."
+  value       = local.repository_creation_by_template ? aws_ecr_repository_creation_template.this[0].prefix : null
 }

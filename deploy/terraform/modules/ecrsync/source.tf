@@ -74,7 +74,7 @@ resource "aws_cloudwatch_event_target" "this" {
 # Replaces any existing policy on each of these repositories (see manage_source_repository_policy).
 resource "aws_ecr_repository_policy" "source" {
   provider = aws.ecr
-  for_each = var.manage_source_repository_policy ? toset(local.literal_repositories) : toset([])
+  for_each = local.source_policy_access ? toset(local.literal_repositories) : toset([])
 
   repository = each.key
   policy     = jsonencode(local.source_repository_policy)

@@ -203,14 +203,15 @@ variable "queue_message_retention_seconds" {
 
 variable "manage_source_repository_policy" {
   description = <<-EOT
-    Whether to set the ECR repository policy on each source repository named without a glob, letting
-    the function's role pull (and list, with reconcile). This REPLACES any existing policy on those
-    repositories. Turn it off when the policies are managed elsewhere, or in every module block but
-    one when several destinations share a source (pass the others' roles in
-    source_repository_policy_principal_arns).
+    Source access model. false (the default when null): a source reader role in the source account,
+    which only the function's role may assume, reads the source; no repository policy is touched.
+    true: the module sets the ECR repository policy of each source repository named without a glob so
+    the function's role may pull. That REPLACES any existing policy on those repositories and destroy
+    deletes it; a reconcile over globs cannot work this way. Before this version the default was true:
+    set true to keep the policies an existing deployment manages (null warns in every plan).
   EOT
   type        = bool
-  default     = true
+  default     = null
 }
 
 variable "source_repository_policy_principal_arns" {
@@ -307,4 +308,94 @@ variable "tags" {
   description = "Tags for every resource this module creates."
   type        = map(string)
   default     = {}
+}
+
+variable "create_repositories" {
+  description = "How a missing destination repository gets created: \"none\" (it must exist), \"ecrsync\" (the function creates it like the source repository, see the repository_* variables), or \"template\" (a repository creation template applied for CREATE_ON_PUSH; ECR creates it on the first push under repository_creation_template_prefix)."
+  type        = string
+  default     = "none"
+
+  validation {
+    condition     = contains(["none", "ecrsync", "template"], var.create_repositories)
+    error_message = "create_repositories must be \"none\", \"ecrsync\" or \"template\"."
+  }
+}
+
+variable "repository_image_tag_mutability" {
+  description = "Tag mutability of created repositories; null = like the source repository (\"template\": MUTABLE)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.repository_image_tag_mutability == null || can(regex("^(MUTABLE|IMMUTABLE|IMMUTABLE_WITH_EXCLUSION|MUTABLE_WITH_EXCLUSION)$", var.repository_image_tag_mutability))
+    error_message = "repository_image_tag_mutability must be MUTABLE, IMMUTABLE, IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION."
+  }
+}
+
+variable "repository_image_tag_mutability_exclusion_filters" {
+  description = "Tag wildcards excluded from the tag mutability setting (1-5, with the *_WITH_EXCLUSION settings only)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.repository_image_tag_mutability_exclusion_filters) <= 5 && alltrue([for f in var.repository_image_tag_mutability_exclusion_filters : can(regex("^[0-9A-Za-z._*-]{1,128}$", f))])
+    error_message = "repository_image_tag_mutability_exclusion_filters: at most 5 tag wildcards of letters, digits, '.', '_', '-' and '*'."
+  }
+}
+
+variable "repository_scan_on_push" {
+  description = "Scan on push of created repositories; null = like the source repository."
+  type        = bool
+  default     = null
+}
+
+variable "repository_kms_key" {
+  description = "ARN of a KMS key of the destination account and Region to encrypt created repositories with; null = AES256 (a source repository's key cannot encrypt another account's repository)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.repository_kms_key == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.repository_kms_key))
+    error_message = "repository_kms_key must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)."
+  }
+}
+
+variable "repository_lifecycle_policy" {
+  description = "ECR lifecycle policy JSON of created repositories; null = like the source repository, \"\" = none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.repository_lifecycle_policy == null || var.repository_lifecycle_policy == "" || can(jsondecode(var.repository_lifecycle_policy).rules)
+    error_message = "repository_lifecycle_policy must be an ECR lifecycle policy: a JSON object with a \"rules\" array."
+  }
+}
+
+variable "repository_tags" {
+  description = "Resource tags of created repositories; null = like the source repository, {} = none."
+  type        = map(string)
+  default     = null
+}
+
+variable "repository_creation_template_prefix" {
+  description = "With create_repositories = \"template\": the repository name prefix the creation template applies to (\"mirror\" for mirror/..., ROOT for every repository without a more specific template)."
+  type        = string
+  default     = null
+}
+
+variable "config_parameter" {
+  description = "Whether the config document goes to an SSM parameter (read by the function at start) instead of the ECRSYNC_CONFIG environment variable; null = when it is longer than config_parameter_threshold."
+  type        = bool
+  default     = null
+}
+
+variable "config_parameter_threshold" {
+  description = "With config_parameter = null: the config document's length in bytes above which it goes to the SSM parameter. Lambda's whole environment holds 4 KB."
+  type        = number
+  default     = 3072
+
+  validation {
+    condition     = var.config_parameter_threshold >= 0 && var.config_parameter_threshold <= 3500
+    error_message = "config_parameter_threshold must be between 0 and 3500 (Lambda's environment holds 4 KB in all)."
+  }
 }

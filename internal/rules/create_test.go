@@ -1,0 +1,119 @@
+package rules_test
+
+import (
+	"encoding/json"
+	"errors"
+	"maps"
+	"strings"
+	"testing"
+
+	"github.com/ecrsync/ecrsync/internal/ecr"
+	"github.com/ecrsync/ecrsync/internal/rules"
+)
+
+func createDoc(dst string) string {
+	return `
+source: {account_id: "111111111111", region: us-east-1}
+rules:
+  - repositories: ["team/*"]
+    destinations:
+      - ` + dst + "\n"
+}
+
+func TestCreateRepositoryDecodesBothShapes(t *testing.T) {
+	t.Parallel()
+	yes := true
+	tests := []struct {
+		name    string
+		dst     string
+		enabled bool
+		want    ecr.RepositorySettings
+	}{
+		{"true: like the source", `{account_id: "222222222222", region: eu-west-1, create_repository: true}`, true, ecr.RepositorySettings{}},
+		{"false", `{account_id: "222222222222", region: eu-west-1, create_repository: false}`, false, ecr.RepositorySettings{}},
+		{"omitted", `{account_id: "222222222222", region: eu-west-1}`, false, ecr.RepositorySettings{}},
+		{"an object", `account_id: "222222222222"
+        region: eu-west-1
+        create_repository:
+          image_tag_mutability: IMMUTABLE_WITH_EXCLUSION
+          image_tag_mutability_exclusion_filters: ["latest", "dev-*"]
+          scan_on_push: true
+          encryption: {type: KMS, kms_key: "arn:aws:kms:eu-west-1:222222222222:key/11111111-2222-3333-4444-555555555555"}
+          lifecycle_policy: '{"rules": [{"rulePriority": 1}]}'
+          tags: {team: platform}`, true, ecr.RepositorySettings{TagMutability: "IMMUTABLE_WITH_EXCLUSION", ExclusionFilters: []string{"latest", "dev-*"},
+			ScanOnPush: &yes, Encryption: "KMS", KMSKey: "arn:aws:kms:eu-west-1:222222222222:key/11111111-2222-3333-4444-555555555555",
+			LifecyclePolicy: `{"rules": [{"rulePriority": 1}]}`, Tags: map[string]string{"team": "platform"}}},
+		{"an empty object: like the source", `{account_id: "222222222222", region: eu-west-1, create_repository: {}}`, true, ecr.RepositorySettings{}},
+		{"no lifecycle policy, no tags", `{account_id: "222222222222", region: eu-west-1, create_repository: {lifecycle_policy: "", tags: {}}}`, true,
+			ecr.RepositorySettings{NoLifecyclePolicy: true, Tags: map[string]string{}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := rules.Load([]byte(createDoc(tt.dst)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := &c.Rules[0].Destinations[0]
+			if d.CreatesRepository() != tt.enabled {
+				t.Fatalf("CreatesRepository = %v, want %v", d.CreatesRepository(), tt.enabled)
+			}
+			if !tt.enabled {
+				return
+			}
+			got := d.CreateRepository.Settings()
+			if got.TagMutability != tt.want.TagMutability || strings.Join(got.ExclusionFilters, ",") != strings.Join(tt.want.ExclusionFilters, ",") ||
+				(got.ScanOnPush == nil) != (tt.want.ScanOnPush == nil) || got.Encryption != tt.want.Encryption || got.KMSKey != tt.want.KMSKey ||
+				got.LifecyclePolicy != tt.want.LifecyclePolicy || got.NoLifecyclePolicy != tt.want.NoLifecyclePolicy ||
+				!maps.Equal(got.Tags, tt.want.Tags) || (got.Tags == nil) != (tt.want.Tags == nil) {
+				t.Errorf("Settings = %+v, want %+v", got, tt.want)
+			}
+			// The document round-trips through JSON (the Terraform module writes JSON).
+			b, err := json.Marshal(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := rules.Load(b)
+			if err != nil || again.Rules[0].Destinations[0].CreatesRepository() != tt.enabled {
+				t.Fatalf("round trip: %v\n%s", err, b)
+			}
+			if back := again.Rules[0].Destinations[0].CreateRepository.Settings(); back.NoLifecyclePolicy != got.NoLifecyclePolicy || (back.Tags == nil) != (got.Tags == nil) {
+				t.Errorf("round trip lost \"none\": %+v, was %+v\n%s", back, got, b)
+			}
+		})
+	}
+}
+
+func TestCreateRepositoryRejectsBadSettings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, dst, field, says string
+	}{
+		{"not an ECR registry", `{registry: "ghcr.io", create_repository: true}`, "create_repository", "CreateRepository API"},
+		{"unknown setting", `{account_id: "222222222222", region: eu-west-1, create_repository: {scan_on_pull: true}}`, "", "scan_on_pull"},
+		{"a string", `{account_id: "222222222222", region: eu-west-1, create_repository: "yes"}`, "", "true, false or an object"},
+		{"unknown mutability", `{account_id: "222222222222", region: eu-west-1, create_repository: {image_tag_mutability: FROZEN}}`, "create_repository.image_tag_mutability", "MUTABLE"},
+		{"filters without exclusion", `{account_id: "222222222222", region: eu-west-1, create_repository: {image_tag_mutability: IMMUTABLE, image_tag_mutability_exclusion_filters: ["x"]}}`, "create_repository.image_tag_mutability_exclusion_filters", "WITH_EXCLUSION"},
+		{"exclusion without filters", `{account_id: "222222222222", region: eu-west-1, create_repository: {image_tag_mutability: MUTABLE_WITH_EXCLUSION}}`, "create_repository.image_tag_mutability_exclusion_filters", "1 to 5"},
+		{"the source's KMS key", `{account_id: "222222222222", region: eu-west-1, create_repository: {encryption: {type: KMS, kms_key: "arn:aws:kms:us-east-1:111111111111:key/k"}}}`, "create_repository.encryption.kms_key", "own account and Region"},
+		{"a key with AES256", `{account_id: "222222222222", region: eu-west-1, create_repository: {encryption: {type: AES256, kms_key: "alias/x"}}}`, "create_repository.encryption.kms_key", "type KMS"},
+		{"lifecycle policy not JSON", `{account_id: "222222222222", region: eu-west-1, create_repository: {lifecycle_policy: "keep 30"}}`, "create_repository.lifecycle_policy", "rules"},
+		{"an aws: tag", `{account_id: "222222222222", region: eu-west-1, create_repository: {tags: {"aws:x": "v"}}}`, "create_repository.tags", "aws:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := rules.Load([]byte(createDoc(tt.dst)))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), tt.says) {
+				t.Errorf("error %q does not say %q", err, tt.says)
+			}
+			if tt.field != "" {
+				var fe *rules.FieldError
+				if !errors.As(err, &fe) || fe.Field != "rules[0].destinations[0]."+tt.field {
+					t.Errorf("error %v, want it on rules[0].destinations[0].%s", err, tt.field)
+				}
+			}
+		})
+	}
+}
