@@ -2,6 +2,10 @@
 SHELL := /bin/bash
 GO    ?= go
 BIN   ?= bin/ecrsync
+# The dev build: the same CLI plus `ecrsync dev` (embedded registries). Kept out of bin/ecrsync and
+# the Lambda's bootstrap: Go runs every linked package's init at start-up, and the dev stack's
+# (distribution, redis, otel, grpc, prometheus) would double it.
+DEVBIN ?= bin/ecrsync-dev
 # lambda.norpc: the Lambda runtime API only (provided.al2023); leaves net/rpc and gob out.
 TAGS  ?= lambda.norpc
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -12,11 +16,14 @@ LDFLAGS := -s -w -X github.com/ecrsync/ecrsync/internal/cli.Version=$(VERSION)
 help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: ## Build bin/ecrsync for this machine
+build: ## Build bin/ecrsync for this machine (the CLI users download)
 	CGO_ENABLED=0 $(GO) build -tags $(TAGS) -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ecrsync
 
-demo: build ## Run the whole sync on one machine: embedded registries, a multi-platform image, no AWS
-	$(BIN) dev --demo
+dev: ## Build bin/ecrsync-dev: the CLI with `ecrsync dev` (embedded registries) built in
+	CGO_ENABLED=0 $(GO) build -tags $(TAGS),devstack -trimpath -ldflags '$(LDFLAGS)' -o $(DEVBIN) ./cmd/ecrsync
+
+demo: dev ## Run the whole sync on one machine: embedded registries, a multi-platform image, no AWS
+	$(DEVBIN) dev --demo
 
 test: ## Run every test (real registries on 127.0.0.1, the Lambda emulator, Terraform checks)
 	bash scripts/test.sh
@@ -24,9 +31,10 @@ test: ## Run every test (real registries on 127.0.0.1, the Lambda emulator, Terr
 test-short: ## Run the fast unit tests only
 	$(GO) test -short ./...
 
-lint: ## gofmt and go vet
+lint: ## gofmt and go vet (both builds: with and without the dev stack)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+	$(GO) vet -tags devstack ./...
 
 lambda: ## Build dist/ecrsync-lambda-{arm64,amd64}.zip, each holding bootstrap
 	bash scripts/lambda.sh
@@ -40,4 +48,4 @@ faults: build ## Run the full fault-injection matrix; writes docs/faults.md
 tf-check: ## terraform fmt, tflint and validate against the real AWS provider schema, offline
 	bash deploy/terraform/check.sh
 
-.PHONY: help build demo test test-short lint lambda bench faults tf-check
+.PHONY: help build dev demo test test-short lint lambda bench faults tf-check

@@ -12,7 +12,10 @@ for f in .ci/deps.d/*.sh; do
 done
 echo "== go vet"
 go vet ./...
+go vet -tags devstack ./...
 echo "== go test -race"
 go test -race -count=1 -timeout 30m ./...
+# The dev build (bin/ecrsync-dev): the dev command's own code, in-process.
+go test -race -count=1 -timeout 10m -tags devstack ./internal/cli/
 echo "== terraform checks"
 bash deploy/terraform/check.sh

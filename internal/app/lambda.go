@@ -18,7 +18,7 @@ import (
 // config fails the init phase, with the bad field named in the log.
 func Lambda(ctx context.Context, userAgent string) int {
 	log := lambda.Logger()
-	h, err := lambdaHandler(ctx, os.Getenv, Options{Logger: log, UserAgent: userAgent})
+	h, err := LambdaHandler(ctx, os.Getenv, Options{Logger: log, UserAgent: userAgent})
 	if err != nil {
 		log.ErrorContext(ctx, "init", "err", err)
 		return 1
@@ -27,8 +27,10 @@ func Lambda(ctx context.Context, userAgent string) int {
 	return 0
 }
 
-// lambdaHandler builds the function's handler from its environment.
-func lambdaHandler(ctx context.Context, getenv func(string) string, o Options) (*lambda.Handler, error) {
+// LambdaHandler builds the function's handler from its environment (getenv): the config, the
+// fan-out queue (ECRSYNC_RECONCILE_QUEUE_URL) and the PUT rate (ECRSYNC_PUT_RATE). o adds what
+// the environment does not say (the logger, and in tests the AWS endpoints and the clock).
+func LambdaHandler(ctx context.Context, getenv func(string) string, o Options) (*lambda.Handler, error) {
 	cfg, err := rules.Resolve("", getenv)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)

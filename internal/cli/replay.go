@@ -27,8 +27,8 @@ func newReplay(g *globals) *cobra.Command {
 		Long: `Receive every message of an SQS queue — the function's failure queue (Lambda's on-failure records),
 the EventBridge dead-letter queue (ECR events), the reconcile dead-letter queue (reconcile
 requests) — and handle each exactly as ` + "`ecrsync handle`" + ` would. A message is deleted only after it was
-handled without failure; one that fails stays in the queue and becomes visible again after
---visibility seconds, for a later replay. Replaying is safe: copies compare digests first.
+handled without failure; one that fails, or that cannot be read, stays in the queue and becomes
+visible again after --visibility seconds, for a later replay or a person. Replaying is safe: copies compare digests first.
 
 The config comes from --config, else from ECRSYNC_CONFIG, else from the seed's variables. The
 queue is reached with the AWS credentials of the environment. A JSON report goes to stdout.
@@ -58,6 +58,10 @@ Exit codes: 0 every message handled (or none there), 1 some failed and stay in t
 				if failed, _ := lambda.Failed(res, err); failed {
 					log.WarnContext(ctx, "replay failed: the message stays in the queue", "message", m.ID, "err", err)
 					return fmt.Errorf("message %s failed", m.ID)
+				}
+				if lambda.Malformed(res) {
+					log.ErrorContext(ctx, "message not readable: it stays in the queue for a person to look at", "message", m.ID)
+					return fmt.Errorf("message %s is malformed", m.ID)
 				}
 				return nil
 			})

@@ -411,3 +411,27 @@ func TestOneLogLinePerDestinationWithMetricsAndNoCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestOnFailureRecordReplaysItsEvent: Lambda's on-failure record, as the failure queue holds it,
+// is handled as the event in its requestPayload: the push is copied to both destinations.
+func TestOnFailureRecordReplaysItsEvent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	d := e.image(t, "app", "v1", 11)
+	rec := `{"version":"1.0","timestamp":"2026-11-29T09:00:00.000Z","requestContext":{"requestId":"r-1","condition":"RetriesExhausted",` +
+		`"approximateInvokeCount":3},"requestPayload":` + string(pushEvent(t, event.Push{Repository: "app", Tag: "v1", Digest: d.Digest.String()})) +
+		`,"responseContext":{"statusCode":200,"functionError":"Unhandled"},"responsePayload":{"errorMessage":"sync failed"}}`
+	res, err := e.h.Handle(context.Background(), []byte(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs := outcomes(t, res)
+	if len(outs) != 2 || outs[0].Outcome != lambda.OutcomeCopied || outs[1].Outcome != lambda.OutcomeCopied {
+		t.Fatalf("outcomes %+v, want two copies", outs)
+	}
+	for _, repo := range []string{"app", "mirror/app"} {
+		if got := e.dstDigest(t, repo, "v1"); got != d.Digest.String() {
+			t.Errorf("%s:v1 = %q, want %s", repo, got, d.Digest)
+		}
+	}
+}

@@ -89,3 +89,21 @@ func Failed(res any, err error) (failed, retryable bool) {
 	var re *ReconcileError
 	return true, errors.As(err, &se) && se.Retryable || errors.As(err, &re)
 }
+
+// Malformed reports whether a result of Handle says some input could not be read: the Lambda
+// acknowledges it (no retry can fix it), while `ecrsync replay` keeps it in the queue for a person.
+func Malformed(res any) bool {
+	var outs []Outcome
+	switch r := res.(type) {
+	case Result:
+		outs = r.Outcomes
+	case BatchResponse:
+		outs = r.Outcomes
+	}
+	for _, o := range outs {
+		if o.Outcome == OutcomeMalformed {
+			return true
+		}
+	}
+	return false
+}
