@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
 	"github.com/ecrsync/ecrsync/internal/app"
@@ -92,9 +91,9 @@ func runDev(ctx context.Context, g *globals, f devFlags, log *slog.Logger) error
 	if err != nil {
 		return usageError{err}
 	}
-	// The embedded registries need no credentials, and no AWS configuration is loaded.
+	// The embedded registries need no credentials; none is ECR, so no AWS configuration is loaded.
 	a, err := app.New(ctx, app.Options{Rules: cfg, Logger: log, QuietCopies: true, Insecure: f.insecure, UserAgent: "ecrsync/" + Version,
-		AWS: &aws.Config{}, Fallback: devstack.Anonymous{}, Copy: replicate.Options{Jobs: f.jobs, NoReferrers: f.noReferrers}})
+		Fallback: devstack.Anonymous{}, Copy: replicate.Options{Jobs: f.jobs, NoReferrers: f.noReferrers}})
 	if err != nil {
 		return err
 	}
