@@ -111,7 +111,42 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) error {
 	bad := func(format string, a ...any) error {
 		return &FieldError{Field: path, Line: n.Line, Msg: fmt.Sprintf(format, a...)}
 	}
+	if v.CanAddr() {
+		if nd, ok := v.Addr().Interface().(nodeDecoder); ok {
+			return nd.decodeNode(d, n, path)
+		}
+	}
 	switch v.Kind() {
+	case reflect.Pointer:
+		p := reflect.New(v.Type().Elem())
+		if err := d.value(n, p.Elem(), path); err != nil {
+			return err
+		}
+		v.Set(p)
+		return nil
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode || v.Type().Key().Kind() != reflect.String {
+			return bad("want a mapping (key: value lines, or {...}), not %s", describe(n))
+		}
+		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+		seen := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode || k.ShortTag() == "!!merge" {
+				return &FieldError{Field: path, Line: k.Line, Msg: "a key must be a plain name, not " + describe(k)}
+			}
+			if l, dup := seen[k.Value]; dup {
+				return &FieldError{Field: join(path, k.Value), Line: k.Line, Msg: fmt.Sprintf("given twice (lines %d and %d): keep one", l, k.Line)}
+			}
+			seen[k.Value] = k.Line
+			e := reflect.New(v.Type().Elem()).Elem()
+			if err := d.value(val, e, join(path, k.Value)); err != nil {
+				return err
+			}
+			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), e)
+		}
+		v.Set(m)
+		return nil
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			return bad("want a mapping (key: value lines, or {...}), not %s", describe(n))
@@ -154,6 +189,11 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) error {
 		return nil
 	}
 	return bad("cannot decode into %s", v.Type()) // a Config field of a new kind: a bug here
+}
+
+// nodeDecoder is a config type with a YAML form of its own (create_repository: true or {...}).
+type nodeDecoder interface {
+	decodeNode(d *decoder, n *yaml.Node, path string) error
 }
 
 // mapping decodes a mapping node into the struct v: each key once, every key known, YAML merge
