@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"maps"
+	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 
-	"github.com/ecrsync/ecrsync/internal/ecr"
+	"go.yaml.in/yaml/v3"
 )
 
 // CreateRepository is a destination's create_repository: whether ecrsync creates a missing
@@ -72,6 +73,28 @@ func (c *CreateRepository) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// decodeNode is UnmarshalJSON for the config's YAML node tree: true, false or the object form,
+// whose unknown fields are errors that name the nearest known one.
+func (c *CreateRepository) decodeNode(d *decoder, n *yaml.Node, path string) error {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
+		b, err := strconv.ParseBool(strings.ToLower(n.Value))
+		if err == nil {
+			*c = CreateRepository{Enabled: b}
+			return nil
+		}
+	}
+	if n.Kind != yaml.MappingNode {
+		return &FieldError{Field: path, Line: n.Line, Msg: fmt.Sprintf("want true, false or an object of settings, not %s", describe(n))}
+	}
+	var f createFields
+	if err := d.mapping(n, reflect.ValueOf(&f).Elem(), path); err != nil {
+		return err
+	}
+	*c = CreateRepository(f)
+	c.Enabled = true
+	return nil
+}
+
 // MarshalJSON writes the boolean form when no setting is given, the object form otherwise.
 func (c CreateRepository) MarshalJSON() ([]byte, error) {
 	if c.ImageTagMutability == "" && c.ImageTagMutabilityExclusionFilters == nil && c.ScanOnPush == nil && c.Encryption == nil &&
@@ -86,19 +109,16 @@ func (d *Destination) CreatesRepository() bool {
 	return d.CreateRepository != nil && d.CreateRepository.Enabled
 }
 
-// Settings returns what ecr.Creator creates the repository with; unset fields are read from the
-// source repository.
-func (c *CreateRepository) Settings() ecr.RepositorySettings {
-	s := ecr.RepositorySettings{TagMutability: c.ImageTagMutability, ExclusionFilters: c.ImageTagMutabilityExclusionFilters,
-		ScanOnPush: c.ScanOnPush, Tags: maps.Clone(c.Tags)}
-	if c.LifecyclePolicy != nil {
-		s.LifecyclePolicy, s.NoLifecyclePolicy = *c.LifecyclePolicy, *c.LifecyclePolicy == ""
-	}
-	if c.Encryption != nil {
-		s.Encryption, s.KMSKey = c.Encryption.Type, c.Encryption.KMSKey
-	}
-	return s
-}
+// ECR's settings of a repository (Amazon ECR API Reference, CreateRepository), as
+// create_repository spells them.
+const (
+	mutable                = "MUTABLE"
+	immutable              = "IMMUTABLE"
+	immutableWithExclusion = "IMMUTABLE_WITH_EXCLUSION"
+	mutableWithExclusion   = "MUTABLE_WITH_EXCLUSION"
+	encryptionAES256       = "AES256"
+	encryptionKMS          = "KMS"
+)
 
 var (
 	// exclusionFilterRE is ECR's wildcard tag filter: tag characters and '*', 1-128 long.
@@ -126,11 +146,11 @@ func (d *Destination) validateCreate(field string) error {
 		return fieldErr(field, "%s is not an ECR registry: ecrsync creates repositories with ECR's CreateRepository API, and other registries have none (most create a repository on the first push; the rest need it made by hand). Remove create_repository, or give account_id and region for an ECR destination", d.host)
 	}
 	switch c.ImageTagMutability {
-	case "", ecr.Mutable, ecr.Immutable:
+	case "", mutable, immutable:
 		if len(c.ImageTagMutabilityExclusionFilters) > 0 {
 			return fieldErr(field+".image_tag_mutability_exclusion_filters", "exclusion filters need image_tag_mutability IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION")
 		}
-	case ecr.ImmutableWithExclusion, ecr.MutableWithExclusion:
+	case immutableWithExclusion, mutableWithExclusion:
 		if n := len(c.ImageTagMutabilityExclusionFilters); n == 0 || n > 5 {
 			return fieldErr(field+".image_tag_mutability_exclusion_filters", "%s needs 1 to 5 exclusion filters (tag wildcards such as \"latest\" or \"dev-*\"), got %d", c.ImageTagMutability, n)
 		}
@@ -144,9 +164,9 @@ func (d *Destination) validateCreate(field string) error {
 	}
 	if e := c.Encryption; e != nil {
 		switch {
-		case e.Type != ecr.EncryptionAES256 && e.Type != ecr.EncryptionKMS:
+		case e.Type != encryptionAES256 && e.Type != encryptionKMS:
 			return fieldErr(field+".encryption.type", "%q: want AES256 or KMS", e.Type)
-		case e.Type == ecr.EncryptionAES256 && e.KMSKey != "":
+		case e.Type == encryptionAES256 && e.KMSKey != "":
 			return fieldErr(field+".encryption.kms_key", "a KMS key needs type KMS")
 		case e.KMSKey != "":
 			if m := kmsKeyARNRE.FindStringSubmatch(e.KMSKey); m != nil {

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ecrsync/ecrsync/internal/ecr"
 	"github.com/ecrsync/ecrsync/internal/rules"
 )
 
@@ -22,16 +21,17 @@ rules:
 
 func TestCreateRepositoryDecodesBothShapes(t *testing.T) {
 	t.Parallel()
-	yes := true
+	yes, none := true, ""
+	policy := `{"rules": [{"rulePriority": 1}]}`
 	tests := []struct {
 		name    string
 		dst     string
 		enabled bool
-		want    ecr.RepositorySettings
+		want    rules.CreateRepository
 	}{
-		{"true: like the source", `{account_id: "222222222222", region: eu-west-1, create_repository: true}`, true, ecr.RepositorySettings{}},
-		{"false", `{account_id: "222222222222", region: eu-west-1, create_repository: false}`, false, ecr.RepositorySettings{}},
-		{"omitted", `{account_id: "222222222222", region: eu-west-1}`, false, ecr.RepositorySettings{}},
+		{"true: like the source", `{account_id: "222222222222", region: eu-west-1, create_repository: true}`, true, rules.CreateRepository{}},
+		{"false", `{account_id: "222222222222", region: eu-west-1, create_repository: false}`, false, rules.CreateRepository{}},
+		{"omitted", `{account_id: "222222222222", region: eu-west-1}`, false, rules.CreateRepository{}},
 		{"an object", `account_id: "222222222222"
         region: eu-west-1
         create_repository:
@@ -40,12 +40,12 @@ func TestCreateRepositoryDecodesBothShapes(t *testing.T) {
           scan_on_push: true
           encryption: {type: KMS, kms_key: "arn:aws:kms:eu-west-1:222222222222:key/11111111-2222-3333-4444-555555555555"}
           lifecycle_policy: '{"rules": [{"rulePriority": 1}]}'
-          tags: {team: platform}`, true, ecr.RepositorySettings{TagMutability: "IMMUTABLE_WITH_EXCLUSION", ExclusionFilters: []string{"latest", "dev-*"},
-			ScanOnPush: &yes, Encryption: "KMS", KMSKey: "arn:aws:kms:eu-west-1:222222222222:key/11111111-2222-3333-4444-555555555555",
-			LifecyclePolicy: `{"rules": [{"rulePriority": 1}]}`, Tags: map[string]string{"team": "platform"}}},
-		{"an empty object: like the source", `{account_id: "222222222222", region: eu-west-1, create_repository: {}}`, true, ecr.RepositorySettings{}},
+          tags: {team: platform}`, true, rules.CreateRepository{ImageTagMutability: "IMMUTABLE_WITH_EXCLUSION", ImageTagMutabilityExclusionFilters: []string{"latest", "dev-*"},
+			ScanOnPush: &yes, Encryption: &rules.CreateEncryption{Type: "KMS", KMSKey: "arn:aws:kms:eu-west-1:222222222222:key/11111111-2222-3333-4444-555555555555"},
+			LifecyclePolicy: &policy, Tags: map[string]string{"team": "platform"}}},
+		{"an empty object: like the source", `{account_id: "222222222222", region: eu-west-1, create_repository: {}}`, true, rules.CreateRepository{}},
 		{"no lifecycle policy, no tags", `{account_id: "222222222222", region: eu-west-1, create_repository: {lifecycle_policy: "", tags: {}}}`, true,
-			ecr.RepositorySettings{NoLifecyclePolicy: true, Tags: map[string]string{}}},
+			rules.CreateRepository{LifecyclePolicy: &none, Tags: map[string]string{}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,12 +60,9 @@ func TestCreateRepositoryDecodesBothShapes(t *testing.T) {
 			if !tt.enabled {
 				return
 			}
-			got := d.CreateRepository.Settings()
-			if got.TagMutability != tt.want.TagMutability || strings.Join(got.ExclusionFilters, ",") != strings.Join(tt.want.ExclusionFilters, ",") ||
-				(got.ScanOnPush == nil) != (tt.want.ScanOnPush == nil) || got.Encryption != tt.want.Encryption || got.KMSKey != tt.want.KMSKey ||
-				got.LifecyclePolicy != tt.want.LifecyclePolicy || got.NoLifecyclePolicy != tt.want.NoLifecyclePolicy ||
-				!maps.Equal(got.Tags, tt.want.Tags) || (got.Tags == nil) != (tt.want.Tags == nil) {
-				t.Errorf("Settings = %+v, want %+v", got, tt.want)
+			got := d.CreateRepository
+			if !sameCreate(got, &tt.want) {
+				t.Errorf("create_repository = %+v, want %+v", got, tt.want)
 			}
 			// The document round-trips through JSON (the Terraform module writes JSON).
 			b, err := json.Marshal(c)
@@ -76,11 +73,33 @@ func TestCreateRepositoryDecodesBothShapes(t *testing.T) {
 			if err != nil || again.Rules[0].Destinations[0].CreatesRepository() != tt.enabled {
 				t.Fatalf("round trip: %v\n%s", err, b)
 			}
-			if back := again.Rules[0].Destinations[0].CreateRepository.Settings(); back.NoLifecyclePolicy != got.NoLifecyclePolicy || (back.Tags == nil) != (got.Tags == nil) {
+			if back := again.Rules[0].Destinations[0].CreateRepository; !sameCreate(back, got) {
 				t.Errorf("round trip lost \"none\": %+v, was %+v\n%s", back, got, b)
 			}
 		})
 	}
+}
+
+// sameCreate compares two create_repository settings, "none" (an empty lifecycle policy, no
+// tags) apart from "the source's" (nil).
+func sameCreate(a, b *rules.CreateRepository) bool {
+	str := func(p *string) string {
+		if p == nil {
+			return "<source>"
+		}
+		return "=" + *p
+	}
+	enc := func(e *rules.CreateEncryption) string {
+		if e == nil {
+			return ""
+		}
+		return e.Type + " " + e.KMSKey
+	}
+	return a.ImageTagMutability == b.ImageTagMutability &&
+		strings.Join(a.ImageTagMutabilityExclusionFilters, ",") == strings.Join(b.ImageTagMutabilityExclusionFilters, ",") &&
+		(a.ScanOnPush == nil) == (b.ScanOnPush == nil) && (a.ScanOnPush == nil || *a.ScanOnPush == *b.ScanOnPush) &&
+		enc(a.Encryption) == enc(b.Encryption) && str(a.LifecyclePolicy) == str(b.LifecyclePolicy) &&
+		maps.Equal(a.Tags, b.Tags) && (a.Tags == nil) == (b.Tags == nil)
 }
 
 func TestCreateRepositoryRejectsBadSettings(t *testing.T) {

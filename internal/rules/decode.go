@@ -91,7 +91,13 @@ func join(path, name string) string {
 	return path + "." + name
 }
 
-// value decodes n into v (a struct, slice, string or bool of the Config's types).
+// nodeDecoder is a Config type that decodes its own node (a value with more than one shape).
+type nodeDecoder interface {
+	decodeNode(d *decoder, n *yaml.Node, path string) error
+}
+
+// value decodes n into v (a struct, pointer, map, slice, string or bool of the Config's types,
+// or a nodeDecoder).
 func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) error {
 	if d.values++; d.values > maxValues {
 		return &FieldError{Field: path, Line: n.Line, Msg: fmt.Sprintf("the document expands to more than %d values (YAML aliases?)", maxValues)}
@@ -111,7 +117,40 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) error {
 	bad := func(format string, a ...any) error {
 		return &FieldError{Field: path, Line: n.Line, Msg: fmt.Sprintf(format, a...)}
 	}
+	if v.CanAddr() {
+		if nd, ok := v.Addr().Interface().(nodeDecoder); ok {
+			return nd.decodeNode(d, n, path)
+		}
+	}
 	switch v.Kind() {
+	case reflect.Pointer:
+		e := reflect.New(v.Type().Elem())
+		if err := d.value(n, e.Elem(), path); err != nil {
+			return err
+		}
+		v.Set(e)
+		return nil
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode || v.Type().Key().Kind() != reflect.String {
+			return bad("want a mapping (key: value lines, or {...}), not %s", describe(n))
+		}
+		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode {
+				return &FieldError{Field: path, Line: k.Line, Msg: "a key must be a plain name, not " + describe(k)}
+			}
+			if m.MapIndex(reflect.ValueOf(k.Value)).IsValid() {
+				return &FieldError{Field: join(path, k.Value), Line: k.Line, Msg: "given twice: keep one"}
+			}
+			e := reflect.New(v.Type().Elem()).Elem()
+			if err := d.value(n.Content[i+1], e, join(path, k.Value)); err != nil {
+				return err
+			}
+			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), e)
+		}
+		v.Set(m)
+		return nil
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			return bad("want a mapping (key: value lines, or {...}), not %s", describe(n))
