@@ -67,7 +67,7 @@ func CreateMissing(ctx context.Context, c Creator, log *slog.Logger, srcReposito
 func Fix(err error, tg rules.Target) string {
 	if MissingRepository(err) && tg.Dst != nil {
 		if l, ok := tg.Dst.ECR(); ok {
-			return fmt.Sprintf("repository %s does not exist in account %s (%s): create it, set create_repository on this destination in the config "+
+			return fmt.Sprintf("create the destination repository %s in account %s (%s), set create_repository on this destination in the config "+
 				"(ecrsync then creates it like the source), or give that account an ECR repository creation template applied for CREATE_ON_PUSH",
 				tg.Repository, l.Account, l.Region)
 		}

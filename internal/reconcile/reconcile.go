@@ -77,21 +77,21 @@ const (
 // Report is what a reconcile did. Items holds every tag that was not in sync (in-sync ones
 // are only counted: a large registry has a million of them).
 type Report struct {
-	Repositories int           `json:"repositories"` // source repositories a rule selects
-	Tags         int           `json:"tags"`         // source tags a rule selects, over those repositories
-	InSync       int           `json:"inSync"`
-	Copied       int           `json:"copied"`
-	Planned      int           `json:"wouldCopy"`
-	Skipped      int           `json:"skipped"`
-	Failed       int           `json:"failed"`
-	Bytes        int64         `json:"bytes"`
-	DryRun       bool          `json:"dryRun,omitempty"`
+	Repositories int   `json:"repositories"` // source repositories a rule selects
+	Tags         int   `json:"tags"`         // source tags a rule selects, over those repositories
+	InSync       int   `json:"inSync"`
+	Copied       int   `json:"copied"`
+	Planned      int   `json:"wouldCopy"`
+	Skipped      int   `json:"skipped"`
+	Failed       int   `json:"failed"`
+	Bytes        int64 `json:"bytes"`
+	DryRun       bool  `json:"dryRun,omitempty"`
 	// Created and WouldCreate list the destination repositories (host/repository) this run
 	// created, or as a dry run would create (create_repository), sorted.
-	Created     []string `json:"created,omitempty"`
-	WouldCreate []string `json:"wouldCreate,omitempty"`
-	Duration     time.Duration `json:"duration"`
-	Items        []Item        `json:"items"`
+	Created     []string      `json:"created,omitempty"`
+	WouldCreate []string      `json:"wouldCreate,omitempty"`
+	Duration    time.Duration `json:"duration"`
+	Items       []Item        `json:"items"`
 }
 
 // Converged reports whether every selected tag is now the same in every destination: nothing
@@ -447,7 +447,7 @@ func (r *Reconciler) syncTarget(ctx context.Context, t task, tg rules.Target, wa
 		switch {
 		case it.DstDigest != "":
 			it.Reason = "stale: the destination tag points at " + it.DstDigest.String()
-		case errors.Is(err, registry.ErrRepositoryNotFound) && WillCreate(r.opts.Creator, tg):
+		case WillCreate(r.opts.Creator, tg) && r.repositoryMissing(ctx, dst, t.tag.Name, err):
 			it.Repository = RepositoryWouldCreate
 			it.Reason = "would create the destination repository " + tg.Repository + " (create_repository), then copy"
 		case errors.Is(err, registry.ErrRepositoryNotFound):
@@ -493,6 +493,20 @@ func (r *Reconciler) syncTarget(ctx context.Context, t task, tg rules.Target, wa
 		log.Log(ctx, level, "reconciled", "was", it.DstDigest, "bytes", it.Bytes)
 	}
 	return it
+}
+
+// repositoryMissing reports whether dst does not exist, given headErr, the HEAD of its tag. A
+// HEAD answer has no body, so a 404 does not say whether the tag or the repository is missing:
+// a GET of the manifest does (NAME_UNKNOWN), and is sent only for a tag the HEAD did not find.
+func (r *Reconciler) repositoryMissing(ctx context.Context, dst name.Repository, tag string, headErr error) bool {
+	if errors.Is(headErr, registry.ErrRepositoryNotFound) {
+		return true
+	}
+	if !errors.Is(headErr, registry.ErrNotFound) {
+		return false
+	}
+	_, err := r.client.Repository(dst).Manifest(ctx, tag)
+	return errors.Is(err, registry.ErrRepositoryNotFound)
 }
 
 func isSide(err error, side replicate.Side) bool {
