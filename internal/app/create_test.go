@@ -68,14 +68,28 @@ func newCreateStack(t testing.TB) *createStack {
 	s.pair = devtest.NewPair(t, devtest.Options{WrapSrc: count(&s.srcRequests, srcECR.Wrap), WrapDst: count(&s.dstRequests, dstECR.Wrap)})
 	s.api.AddCredentials(functionKey, dstAccount)
 
-	// The source team's own repository, made with the team's credentials.
 	s.api.AddCredentials("AKIASOURCETEAM", srcAccount)
-	team := aws.Config{Region: srcRegion, BaseEndpoint: aws.String(s.api.URL),
+	s.sourceRepository(t, newRepo)
+	kc := ecr.NewKeychain(ecr.KeychainOptions{AWS: s.team()})
+	kc.Add(s.pair.Src.Addr, ecr.Location{Account: srcAccount, Region: srcRegion}, "")
+	s.push = &devstack.Pusher{C: registry.New(registry.Options{Keychain: kc})}
+	return s
+}
+
+// team is the source team's AWS configuration.
+func (s *createStack) team() aws.Config {
+	return aws.Config{Region: srcRegion, BaseEndpoint: aws.String(s.api.URL),
 		Credentials: credentials.NewStaticCredentialsProvider("AKIASOURCETEAM", "secret", "")}
-	c := awsecr.NewFromConfig(team)
+}
+
+// sourceRepository creates, as the source team would, a repository with settings that are not
+// ECR's defaults.
+func (s *createStack) sourceRepository(t testing.TB, name string) {
+	t.Helper()
+	c := awsecr.NewFromConfig(s.team())
 	ctx := context.Background()
 	if _, err := c.CreateRepository(ctx, &awsecr.CreateRepositoryInput{
-		RepositoryName:     aws.String(newRepo),
+		RepositoryName:     aws.String(name),
 		ImageTagMutability: ecrtypes.ImageTagMutabilityImmutableWithExclusion,
 		ImageTagMutabilityExclusionFilters: []ecrtypes.ImageTagMutabilityExclusionFilter{
 			{FilterType: ecrtypes.ImageTagMutabilityExclusionFilterTypeWildcard, Filter: aws.String("latest")}},
@@ -84,13 +98,9 @@ func newCreateStack(t testing.TB) *createStack {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.PutLifecyclePolicy(ctx, &awsecr.PutLifecyclePolicyInput{RepositoryName: aws.String(newRepo), LifecyclePolicyText: aws.String(lifecycle)}); err != nil {
+	if _, err := c.PutLifecyclePolicy(ctx, &awsecr.PutLifecyclePolicyInput{RepositoryName: aws.String(name), LifecyclePolicyText: aws.String(lifecycle)}); err != nil {
 		t.Fatal(err)
 	}
-	kc := ecr.NewKeychain(ecr.KeychainOptions{AWS: team})
-	kc.Add(s.pair.Src.Addr, ecr.Location{Account: srcAccount, Region: srcRegion}, "")
-	s.push = &devstack.Pusher{C: registry.New(registry.Options{Keychain: kc})}
-	return s
 }
 
 // function is the function's AWS configuration: its own credentials, every service at the stand-in.
@@ -130,7 +140,12 @@ func (s *createStack) handler(t testing.TB, cfg string, log *slog.Logger) *lambd
 
 func (s *createStack) image(t testing.TB, tag string, seed uint64) string {
 	t.Helper()
-	r, err := s.push.Repo(s.pair.Src.Addr + "/" + newRepo)
+	return s.imageIn(t, newRepo, tag, seed)
+}
+
+func (s *createStack) imageIn(t testing.TB, repo, tag string, seed uint64) string {
+	t.Helper()
+	r, err := s.push.Repo(s.pair.Src.Addr + "/" + repo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,8 +158,13 @@ func (s *createStack) image(t testing.TB, tag string, seed uint64) string {
 
 func (s *createStack) event(t testing.TB, id, tag, digest string) json.RawMessage {
 	t.Helper()
+	return s.eventIn(t, newRepo, id, tag, digest)
+}
+
+func (s *createStack) eventIn(t testing.TB, repo, id, tag, digest string) json.RawMessage {
+	t.Helper()
 	ev, err := event.EventBridgeEvent(event.Push{ID: id, Source: event.SourceECR, Account: srcAccount, Region: srcRegion,
-		Repository: newRepo, Tag: tag, Digest: digest, Action: event.ActionPush, Result: "SUCCESS"})
+		Repository: repo, Tag: tag, Digest: digest, Action: event.ActionPush, Result: "SUCCESS"})
 	if err != nil {
 		t.Fatal(err)
 	}
