@@ -70,6 +70,8 @@ type Options struct {
 	// ListPageSize is the page size of repository and tag listings; 0 means the largest each
 	// API allows (tests set it small to walk the pagination).
 	ListPageSize int
+	// Roles configures assumed roles (session name, duration, clock); its zero value is usable.
+	Roles ecr.RoleOptions
 }
 
 // App holds what the process shares. Build it with New; its fields are read-only after.
@@ -82,6 +84,12 @@ type App struct {
 	Pacer *pace.Pacer
 	// Keychain is the ECR keychain, nil when no ECR registry is used.
 	Keychain *ecr.Keychain
+	// Roles is the one credentials cache per assumed role, shared by the keychain's logins and
+	// listings and by Creator; nil when no ECR registry is used.
+	Roles *ecr.Roles
+	// Creator creates missing destination repositories; nil when no destination of the config
+	// has create_repository.
+	Creator *ecr.Creator
 
 	opts    Options
 	log     *slog.Logger
@@ -124,11 +132,15 @@ func New(ctx context.Context, o Options) (*App, error) {
 		if err != nil {
 			return nil, err
 		}
-		a.Keychain = ecr.NewKeychain(ecr.KeychainOptions{AWS: cfg, Fallback: o.Fallback, Logger: a.log})
+		a.Roles = ecr.NewRoles(cfg, o.Roles)
+		a.Keychain = ecr.NewKeychain(ecr.KeychainOptions{AWS: cfg, Fallback: o.Fallback, Logger: a.log, Roles: a.Roles, Now: o.Roles.Now})
 		for _, e := range ecrs {
 			a.Keychain.Add(e.host, e.loc, e.role)
 		}
 		keychain = a.Keychain
+		if o.Rules != nil && createsRepositories(o.Rules) {
+			a.Creator = ecr.NewCreator(ecr.CreatorOptions{Roles: a.Roles, Logger: a.log})
+		}
 	}
 
 	po := o.Pace
@@ -199,6 +211,9 @@ func (a *App) Reconciler(cfg *rules.Config, o reconcile.Options) *reconcile.Reco
 	if l, ok := cfg.Source.ECR(); ok && a.Keychain != nil {
 		lister = ecrLister{&ecr.Lister{API: a.Keychain.API(l, cfg.Source.RoleARN), Account: l.Account, PageSize: int32(a.opts.ListPageSize)}}
 	}
+	if o.Creator == nil {
+		o.Creator = a.creator(cfg)
+	}
 	return reconcile.New(cfg, lister, a.Client, a.Copier, o)
 }
 
@@ -236,7 +251,7 @@ func (a *App) Handler(cfg *rules.Config, o HandlerOptions) *lambda.Handler {
 	if a.opts.QuietCopies {
 		ro.LogCopies = true
 	}
-	return &lambda.Handler{Rules: cfg, Copier: a.Copier, Reconciler: a.Reconciler(cfg, ro), Queue: o.Queue,
+	return &lambda.Handler{Rules: cfg, Copier: a.Copier, Reconciler: a.Reconciler(cfg, ro), Creator: a.creator(cfg), Queue: o.Queue,
 		Logger: a.log, Metrics: o.Metrics}
 }
 

@@ -175,9 +175,10 @@ type Authenticator struct {
 	now    func() time.Time
 	log    *slog.Logger
 
-	mu      sync.Mutex
-	pass    string
-	expires time.Time
+	mu        sync.Mutex
+	pass      string
+	expires   time.Time
+	refreshAt time.Time // when the cached token is replaced
 }
 
 // Authorization implements authn.Authenticator, for callers without a context; the registry
@@ -191,7 +192,7 @@ func (a *Authenticator) Authorization() (*authn.AuthConfig, error) {
 func (a *Authenticator) AuthorizationContext(ctx context.Context) (*authn.AuthConfig, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.pass != "" && a.now().Before(a.expires.Add(-a.margin)) {
+	if a.pass != "" && a.now().Before(a.refreshAt) {
 		return &authn.AuthConfig{Username: tokenUser, Password: a.pass}, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, DefaultCallTimeout)
@@ -212,11 +213,15 @@ func (a *Authenticator) AuthorizationContext(ctx context.Context) (*authn.AuthCo
 	if !ok || user != tokenUser || pass == "" {
 		return nil, errors.New("ecr:GetAuthorizationToken returned a token that is not AWS:<password>")
 	}
+	now := a.now()
 	a.pass = pass
-	a.expires = a.now().Add(12 * time.Hour)
+	a.expires = now.Add(12 * time.Hour)
 	if d.ExpiresAt != nil {
 		a.expires = *d.ExpiresAt
 	}
+	// A token asked for with an assumed role's credentials may expire with them, within the
+	// hour: the margin is then a quarter of its lifetime, or every request would fetch a new one.
+	a.refreshAt = a.expires.Add(-min(a.margin, a.expires.Sub(now)/4))
 	a.log.DebugContext(ctx, "ecr token fetched", "registry", a.host, "region", a.loc.Region, "expires", a.expires)
 	return &authn.AuthConfig{Username: tokenUser, Password: a.pass}, nil
 }
@@ -227,7 +232,7 @@ var _ authn.ContextAuthenticator = (*Authenticator)(nil)
 func (a *Authenticator) Invalidate() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.pass, a.expires = "", time.Time{}
+	a.pass, a.expires, a.refreshAt = "", time.Time{}, time.Time{}
 }
 
 // Expires reports when the cached token expires (zero when none is cached).

@@ -38,6 +38,9 @@ type Handler struct {
 	Copier reconcile.Copier
 	// Reconciler handles reconcile requests; nil means they are skipped, with a warning.
 	Reconciler *reconcile.Reconciler
+	// Creator creates a missing destination repository when the destination has
+	// create_repository, and the copy goes on in the same invocation; nil creates none.
+	Creator reconcile.Creator
 	// Queue, if set, takes the fan-out of a request to reconcile everything: one message per
 	// repository. Without it, such a request reconciles every repository in the one invocation,
 	// which suits small registries only.
@@ -71,6 +74,8 @@ type Outcome struct {
 	Bytes        int64  `json:"bytes"`
 	BlobsSkipped int64  `json:"blobsSkipped"`
 	DurationMs   int64  `json:"durationMs"`
+	// RepositoryCreated: the destination repository was missing and was created for this copy.
+	RepositoryCreated bool `json:"repositoryCreated,omitempty"`
 
 	err error // the failure itself, kept so SyncError unwraps to it
 }
@@ -200,6 +205,13 @@ func (h *Handler) copyOne(ctx context.Context, p event.Push, srcRepo name.Reposi
 	for attempt := 0; attempt < maxFollow; attempt++ {
 		var r *replicate.Result
 		r, err = h.Copier.CopyRef(ctx, srcRepo, p.Tag, dstRepo, p.Tag)
+		if !o.RepositoryCreated {
+			var again bool
+			if again, err = h.createMissing(ctx, p.Repository, t, err); again {
+				o.RepositoryCreated = true
+				r, err = h.Copier.CopyRef(ctx, srcRepo, p.Tag, dstRepo, p.Tag)
+			}
+		}
 		if r != nil {
 			if res != nil {
 				r.BytesSent += res.BytesSent
@@ -224,7 +236,7 @@ func (h *Handler) copyOne(ctx context.Context, p event.Push, srcRepo name.Reposi
 		if replicate.Retryable(err) {
 			o.Outcome = OutcomeRetryable
 		} else {
-			o.Outcome, o.Fix = OutcomeNeedsAction, fixFor(err)
+			o.Outcome, o.Fix = OutcomeNeedsAction, fixFor(err, t)
 		}
 		return o
 	}
@@ -235,11 +247,22 @@ func (h *Handler) copyOne(ctx context.Context, p event.Push, srcRepo name.Reposi
 	return o
 }
 
-// fixFor says what someone must change so that a failed copy succeeds: the engine's hint
-// (replicate.Hint, the one place fix text is written), or how to replay the event once the
-// reason is dealt with.
-func fixFor(err error) string {
-	if h := replicate.Hint(err); h != "" {
+// createMissing creates t's missing destination repository after a copy failed with copyErr
+// (reconcile.CreateMissing): it returns copyErr unchanged when there is nothing to create, the
+// creation's error when that failed, and again when the copy should run again.
+func (h *Handler) createMissing(ctx context.Context, srcRepository string, t rules.Target, copyErr error) (again bool, err error) {
+	again, cerr := reconcile.CreateMissing(ctx, h.Creator, h.log(), srcRepository, t, copyErr)
+	if cerr != nil {
+		return false, cerr
+	}
+	return again, copyErr
+}
+
+// fixFor says what someone must change so that a failed copy to t succeeds: the engine's hint
+// (replicate.Hint, the one place fix text is written, or reconcile.Fix for a missing
+// repository), or how to replay the event once the reason is dealt with.
+func fixFor(err error, t rules.Target) string {
+	if h := reconcile.Fix(err, t); h != "" {
 		return h
 	}
 	return "see the reason; replay the event with `ecrsync handle` once it is fixed"

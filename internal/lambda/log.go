@@ -26,6 +26,9 @@ func outcomeAttrs(o Outcome) []any {
 	add("eventDigest", o.EventDigest)
 	add("reason", o.Reason)
 	add("fix", o.Fix)
+	if o.RepositoryCreated {
+		a = append(a, "repositoryCreated", true)
+	}
 	if o.Dst != "" {
 		a = append(a, "bytes", o.Bytes, "blobsSkipped", o.BlobsSkipped, "duration", o.DurationMs)
 	}

@@ -99,7 +99,7 @@ rules:
 	}
 	for _, it := range rep.Items {
 		if it.Status == reconcile.Failed && (it.Tag != "v1" || !strings.Contains(it.Dst, "/team/web:") ||
-			!strings.Contains(it.Fix, "create the destination repository")) {
+			!strings.Contains(it.Fix, "team/web") || !strings.Contains(it.Fix, "create_repository") || !strings.Contains(it.Fix, "CREATE_ON_PUSH")) {
 			t.Errorf("unexpected failure: %+v", it)
 		}
 	}

@@ -61,22 +61,37 @@ type Item struct {
 	Fix       string        `json:"fix,omitempty"`       // for failed: what to change (replicate.Hint), if anything
 	Retryable bool          `json:"retryable,omitempty"` // for failed: running again later may succeed unchanged
 	Bytes     int64         `json:"bytes,omitempty"`
+	// Repository is RepositoryCreated when the copy created the destination repository first,
+	// RepositoryWouldCreate when a dry run found it missing and create_repository would create it.
+	Repository string `json:"repository,omitempty"`
+
+	dstRepository string // host/repository of Dst
 }
+
+// What a reconcile did or would do about a missing destination repository (Item.Repository).
+const (
+	RepositoryCreated     = "created"
+	RepositoryWouldCreate = "would_create"
+)
 
 // Report is what a reconcile did. Items holds every tag that was not in sync (in-sync ones
 // are only counted: a large registry has a million of them).
 type Report struct {
-	Repositories int           `json:"repositories"` // source repositories a rule selects
-	Tags         int           `json:"tags"`         // source tags a rule selects, over those repositories
-	InSync       int           `json:"inSync"`
-	Copied       int           `json:"copied"`
-	Planned      int           `json:"wouldCopy"`
-	Skipped      int           `json:"skipped"`
-	Failed       int           `json:"failed"`
-	Bytes        int64         `json:"bytes"`
-	DryRun       bool          `json:"dryRun,omitempty"`
-	Duration     time.Duration `json:"duration"`
-	Items        []Item        `json:"items"`
+	Repositories int   `json:"repositories"` // source repositories a rule selects
+	Tags         int   `json:"tags"`         // source tags a rule selects, over those repositories
+	InSync       int   `json:"inSync"`
+	Copied       int   `json:"copied"`
+	Planned      int   `json:"wouldCopy"`
+	Skipped      int   `json:"skipped"`
+	Failed       int   `json:"failed"`
+	Bytes        int64 `json:"bytes"`
+	DryRun       bool  `json:"dryRun,omitempty"`
+	// Created and WouldCreate list the destination repositories (host/repository) this run
+	// created, or as a dry run would create (create_repository), sorted.
+	Created     []string      `json:"created,omitempty"`
+	WouldCreate []string      `json:"wouldCreate,omitempty"`
+	Duration    time.Duration `json:"duration"`
+	Items       []Item        `json:"items"`
 }
 
 // Converged reports whether every selected tag is now the same in every destination: nothing
@@ -124,6 +139,9 @@ type Options struct {
 	// LogCopies adds an Info line per tag copied: for when the engine's own line is Debug (the
 	// Lambda, whose event lines are the handler's).
 	LogCopies bool
+	// Creator creates the missing destination repositories of destinations with
+	// create_repository; nil creates none.
+	Creator Creator
 }
 
 // Copier copies one image; *replicate.Copier is the one in use. The event handler
@@ -308,6 +326,20 @@ func (r *Reconciler) run(ctx context.Context, repos []string) *Report {
 		}
 		return a.Dst < b.Dst
 	})
+	seen := map[string]bool{}
+	for _, it := range rep.Items {
+		dst := it.dstRepository
+		switch {
+		case it.Repository == "" || seen[dst]:
+		case it.Repository == RepositoryCreated:
+			rep.Created = append(rep.Created, dst)
+		case it.Repository == RepositoryWouldCreate:
+			rep.WouldCreate = append(rep.WouldCreate, dst)
+		}
+		seen[dst] = true
+	}
+	sort.Strings(rep.Created)
+	sort.Strings(rep.WouldCreate)
 	return rep
 }
 
@@ -387,6 +419,7 @@ func (r *Reconciler) syncTag(ctx context.Context, t task) []Item {
 
 func (r *Reconciler) syncTarget(ctx context.Context, t task, tg rules.Target, want digest.Digest, it Item) Item {
 	log := r.log.With("src", it.Src, "dst", it.Dst, "digest", want)
+	it.dstRepository = tg.Host + "/" + tg.Repository
 	dst, err := name.NewRepository(tg.Host+"/"+tg.Repository, name.StrictValidation)
 	if err != nil {
 		it.Status, it.Reason = Failed, err.Error()
@@ -411,9 +444,13 @@ func (r *Reconciler) syncTarget(ctx context.Context, t task, tg rules.Target, wa
 	}
 	if r.opts.DryRun {
 		it.Status, it.Reason = Planned, "missing"
-		if it.DstDigest != "" {
+		switch {
+		case it.DstDigest != "":
 			it.Reason = "stale: the destination tag points at " + it.DstDigest.String()
-		} else if errors.Is(err, registry.ErrRepositoryNotFound) {
+		case WillCreate(r.opts.Creator, tg) && r.repositoryMissing(ctx, dst, t.tag.Name, err):
+			it.Repository = RepositoryWouldCreate
+			it.Reason = "would create the destination repository " + tg.Repository + " (create_repository), then copy"
+		case errors.Is(err, registry.ErrRepositoryNotFound):
 			it.Reason = "the destination repository does not exist"
 		}
 		return it
@@ -425,6 +462,12 @@ func (r *Reconciler) syncTarget(ctx context.Context, t task, tg rules.Target, wa
 	// Copy by tag, not by the listed digest: if the tag moved since it was listed, the
 	// destination follows it to where it points now.
 	res, err := r.copier.CopyRef(ctx, t.src, t.tag.Name, dst, t.tag.Name)
+	if again, cerr := CreateMissing(ctx, r.opts.Creator, log, t.src.RepositoryStr(), tg, err); cerr != nil {
+		err = cerr
+	} else if again {
+		it.Repository = RepositoryCreated
+		res, err = r.copier.CopyRef(ctx, t.src, t.tag.Name, dst, t.tag.Name)
+	}
 	if res != nil {
 		it.Bytes = res.BytesSent
 		if res.Digest != "" {
@@ -436,7 +479,7 @@ func (r *Reconciler) syncTarget(ctx context.Context, t task, tg rules.Target, wa
 		it.Status, it.Reason = Skipped, "the tag left the source after it was listed"
 	case err != nil:
 		// The engine has logged the failure with its side and cause.
-		it.Status, it.Reason, it.Fix, it.Retryable = Failed, err.Error(), replicate.Hint(err), replicate.Retryable(err)
+		it.Status, it.Reason, it.Fix, it.Retryable = Failed, err.Error(), Fix(err, tg), replicate.Retryable(err)
 	case res.UpToDate && res.Referrers > 0:
 		it.Status, it.Reason = Copied, "signatures or SBOMs added since the image was synced"
 	case res.UpToDate:
@@ -450,6 +493,20 @@ func (r *Reconciler) syncTarget(ctx context.Context, t task, tg rules.Target, wa
 		log.Log(ctx, level, "reconciled", "was", it.DstDigest, "bytes", it.Bytes)
 	}
 	return it
+}
+
+// repositoryMissing reports whether dst does not exist, given headErr, the HEAD of its tag. A
+// HEAD answer has no body, so a 404 does not say whether the tag or the repository is missing:
+// a GET of the manifest does (NAME_UNKNOWN), and is sent only for a tag the HEAD did not find.
+func (r *Reconciler) repositoryMissing(ctx context.Context, dst name.Repository, tag string, headErr error) bool {
+	if errors.Is(headErr, registry.ErrRepositoryNotFound) {
+		return true
+	}
+	if !errors.Is(headErr, registry.ErrNotFound) {
+		return false
+	}
+	_, err := r.client.Repository(dst).Manifest(ctx, tag)
+	return errors.Is(err, registry.ErrRepositoryNotFound)
 }
 
 func isSide(err error, side replicate.Side) bool {

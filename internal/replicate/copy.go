@@ -553,34 +553,64 @@ func (j *job) stream(ctx context.Context, d ocispec.Descriptor) error {
 	}
 	body := &countingReader{r: rc, j: j}
 	err = j.dst.FinishUpload(ctx, s.loc, d.Digest, d.Size, body)
-	if body.err != nil && !errors.Is(body.err, io.EOF) {
+	// net/http may still be reading the body after an early answer (a 404 before the upload
+	// ends): stop it before looking at what was read.
+	n, rerr := body.stop()
+	if rerr != nil && !errors.Is(rerr, io.EOF) {
 		// The source side broke (reset, truncated, wrong bytes); say so rather than the PUT's error.
-		atomic.AddInt64(&j.res.BytesSent, -body.n)
-		return &CopyError{Side: Src, Op: "reading blob", Ref: j.src.String() + "@" + d.Digest.String(), Err: body.err}
+		atomic.AddInt64(&j.res.BytesSent, -n)
+		return &CopyError{Side: Src, Op: "reading blob", Ref: j.src.String() + "@" + d.Digest.String(), Err: rerr}
 	}
 	if err != nil {
-		atomic.AddInt64(&j.res.BytesSent, -body.n)
+		atomic.AddInt64(&j.res.BytesSent, -n)
 		return &CopyError{Side: Dst, Op: "uploading blob", Ref: j.dst.String() + "@" + d.Digest.String(), Err: err}
 	}
 	return nil
 }
 
-// countingReader counts bytes sent and keeps the source's read error.
+// countingReader counts bytes sent and keeps the source's read error. The HTTP transport may
+// read it from its own goroutine even after the request returned, so its state is guarded, and
+// stop ends the reading.
 type countingReader struct {
-	r   io.Reader
-	j   *job
-	n   int64
-	err error
+	r       io.Reader
+	j       *job
+	mu      sync.Mutex
+	n       int64
+	err     error
+	stopped bool
 }
 
+// errStopped is what a body read after stop returns: the request it belonged to is over.
+var errStopped = errors.New("upload body read after the request ended")
+
 func (c *countingReader) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	stopped := c.stopped
+	c.mu.Unlock()
+	if stopped {
+		return 0, errStopped
+	}
+	// The source is read without the lock, so stop never waits for a slow source.
 	n, err := c.r.Read(p)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return 0, errStopped
+	}
 	c.n += int64(n)
 	c.j.progress(int64(n))
 	if err != nil {
 		c.err = err
 	}
 	return n, err
+}
+
+// stop ends reading and returns the bytes read and the source's read error.
+func (c *countingReader) stop() (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped = true
+	return c.n, c.err
 }
 
 // progress adds sent bytes and reports to the Progress callback.

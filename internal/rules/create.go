@@ -73,19 +73,18 @@ func (c *CreateRepository) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// decodeNode is UnmarshalJSON's YAML twin for the config decoder: true, false, or the object
-// form, whose unknown fields are named with the nearest known one.
+// decodeNode is UnmarshalJSON for the config's YAML node tree: true, false or the object form,
+// whose unknown fields are errors that name the nearest known one.
 func (c *CreateRepository) decodeNode(d *decoder, n *yaml.Node, path string) error {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
 		b, err := strconv.ParseBool(strings.ToLower(n.Value))
-		if err != nil {
-			return &FieldError{Field: path, Line: n.Line, Msg: fmt.Sprintf("%s: want true, false or an object of settings", describe(n))}
+		if err == nil {
+			*c = CreateRepository{Enabled: b}
+			return nil
 		}
-		*c = CreateRepository{Enabled: b}
-		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		return &FieldError{Field: path, Line: n.Line, Msg: fmt.Sprintf("want true, false or an object of settings (image_tag_mutability, scan_on_push, encryption, lifecycle_policy, tags), not %s", describe(n))}
+		return &FieldError{Field: path, Line: n.Line, Msg: fmt.Sprintf("want true, false or an object of settings, not %s", describe(n))}
 	}
 	var f createFields
 	if err := d.mapping(n, reflect.ValueOf(&f).Elem(), path); err != nil {
@@ -110,15 +109,15 @@ func (d *Destination) CreatesRepository() bool {
 	return d.CreateRepository != nil && d.CreateRepository.Enabled
 }
 
-// Tag mutabilities and encryption types of ECR's CreateRepository API (Amazon ECR API Reference,
-// CreateRepository), as the config writes them.
+// ECR's settings of a repository (Amazon ECR API Reference, CreateRepository), as
+// create_repository spells them.
 const (
-	Mutable                = "MUTABLE"
-	Immutable              = "IMMUTABLE"
-	ImmutableWithExclusion = "IMMUTABLE_WITH_EXCLUSION"
-	MutableWithExclusion   = "MUTABLE_WITH_EXCLUSION"
-	EncryptionAES256       = "AES256"
-	EncryptionKMS          = "KMS"
+	mutable                = "MUTABLE"
+	immutable              = "IMMUTABLE"
+	immutableWithExclusion = "IMMUTABLE_WITH_EXCLUSION"
+	mutableWithExclusion   = "MUTABLE_WITH_EXCLUSION"
+	encryptionAES256       = "AES256"
+	encryptionKMS          = "KMS"
 )
 
 var (
@@ -147,11 +146,11 @@ func (d *Destination) validateCreate(field string) error {
 		return fieldErr(field, "%s is not an ECR registry: ecrsync creates repositories with ECR's CreateRepository API, and other registries have none (most create a repository on the first push; the rest need it made by hand). Remove create_repository, or give account_id and region for an ECR destination", d.host)
 	}
 	switch c.ImageTagMutability {
-	case "", Mutable, Immutable:
+	case "", mutable, immutable:
 		if len(c.ImageTagMutabilityExclusionFilters) > 0 {
 			return fieldErr(field+".image_tag_mutability_exclusion_filters", "exclusion filters need image_tag_mutability IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION")
 		}
-	case ImmutableWithExclusion, MutableWithExclusion:
+	case immutableWithExclusion, mutableWithExclusion:
 		if n := len(c.ImageTagMutabilityExclusionFilters); n == 0 || n > 5 {
 			return fieldErr(field+".image_tag_mutability_exclusion_filters", "%s needs 1 to 5 exclusion filters (tag wildcards such as \"latest\" or \"dev-*\"), got %d", c.ImageTagMutability, n)
 		}
@@ -165,9 +164,9 @@ func (d *Destination) validateCreate(field string) error {
 	}
 	if e := c.Encryption; e != nil {
 		switch {
-		case e.Type != EncryptionAES256 && e.Type != EncryptionKMS:
+		case e.Type != encryptionAES256 && e.Type != encryptionKMS:
 			return fieldErr(field+".encryption.type", "%q: want AES256 or KMS", e.Type)
-		case e.Type == EncryptionAES256 && e.KMSKey != "":
+		case e.Type == encryptionAES256 && e.KMSKey != "":
 			return fieldErr(field+".encryption.kms_key", "a KMS key needs type KMS")
 		case e.KMSKey != "":
 			if m := kmsKeyARNRE.FindStringSubmatch(e.KMSKey); m != nil {

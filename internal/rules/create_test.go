@@ -21,7 +21,8 @@ rules:
 
 func TestCreateRepositoryDecodesBothShapes(t *testing.T) {
 	t.Parallel()
-	yes, policy, none := true, `{"rules": [{"rulePriority": 1}]}`, ""
+	yes, none := true, ""
+	policy := `{"rules": [{"rulePriority": 1}]}`
 	tests := []struct {
 		name    string
 		dst     string
@@ -59,8 +60,8 @@ func TestCreateRepositoryDecodesBothShapes(t *testing.T) {
 			if !tt.enabled {
 				return
 			}
-			got := *d.CreateRepository
-			if !sameCreate(got, tt.want) {
+			got := d.CreateRepository
+			if !sameCreate(got, &tt.want) {
 				t.Errorf("create_repository = %+v, want %+v", got, tt.want)
 			}
 			// The document round-trips through JSON (the Terraform module writes JSON).
@@ -72,27 +73,27 @@ func TestCreateRepositoryDecodesBothShapes(t *testing.T) {
 			if err != nil || again.Rules[0].Destinations[0].CreatesRepository() != tt.enabled {
 				t.Fatalf("round trip: %v\n%s", err, b)
 			}
-			if back := *again.Rules[0].Destinations[0].CreateRepository; !sameCreate(back, got) {
+			if back := again.Rules[0].Destinations[0].CreateRepository; !sameCreate(back, got) {
 				t.Errorf("round trip lost \"none\": %+v, was %+v\n%s", back, got, b)
 			}
 		})
 	}
 }
 
-// sameCreate compares two create_repository settings, telling "not given" (nil: the source's)
-// from "none" ("" or {}).
-func sameCreate(a, b rules.CreateRepository) bool {
+// sameCreate compares two create_repository settings, "none" (an empty lifecycle policy, no
+// tags) apart from "the source's" (nil).
+func sameCreate(a, b *rules.CreateRepository) bool {
 	str := func(p *string) string {
 		if p == nil {
-			return "<nil>"
+			return "<source>"
 		}
 		return "=" + *p
 	}
 	enc := func(e *rules.CreateEncryption) string {
 		if e == nil {
-			return "<nil>"
+			return ""
 		}
-		return e.Type + "/" + e.KMSKey
+		return e.Type + " " + e.KMSKey
 	}
 	return a.ImageTagMutability == b.ImageTagMutability &&
 		strings.Join(a.ImageTagMutabilityExclusionFilters, ",") == strings.Join(b.ImageTagMutabilityExclusionFilters, ",") &&

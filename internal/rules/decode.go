@@ -91,7 +91,13 @@ func join(path, name string) string {
 	return path + "." + name
 }
 
-// value decodes n into v (a struct, slice, string or bool of the Config's types).
+// nodeDecoder is a Config type that decodes its own node (a value with more than one shape).
+type nodeDecoder interface {
+	decodeNode(d *decoder, n *yaml.Node, path string) error
+}
+
+// value decodes n into v (a struct, pointer, map, slice, string or bool of the Config's types,
+// or a nodeDecoder).
 func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) error {
 	if d.values++; d.values > maxValues {
 		return &FieldError{Field: path, Line: n.Line, Msg: fmt.Sprintf("the document expands to more than %d values (YAML aliases?)", maxValues)}
@@ -118,29 +124,27 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) error {
 	}
 	switch v.Kind() {
 	case reflect.Pointer:
-		p := reflect.New(v.Type().Elem())
-		if err := d.value(n, p.Elem(), path); err != nil {
+		e := reflect.New(v.Type().Elem())
+		if err := d.value(n, e.Elem(), path); err != nil {
 			return err
 		}
-		v.Set(p)
+		v.Set(e)
 		return nil
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode || v.Type().Key().Kind() != reflect.String {
 			return bad("want a mapping (key: value lines, or {...}), not %s", describe(n))
 		}
 		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
-		seen := map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := n.Content[i], n.Content[i+1]
-			if k.Kind != yaml.ScalarNode || k.ShortTag() == "!!merge" {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode {
 				return &FieldError{Field: path, Line: k.Line, Msg: "a key must be a plain name, not " + describe(k)}
 			}
-			if l, dup := seen[k.Value]; dup {
-				return &FieldError{Field: join(path, k.Value), Line: k.Line, Msg: fmt.Sprintf("given twice (lines %d and %d): keep one", l, k.Line)}
+			if m.MapIndex(reflect.ValueOf(k.Value)).IsValid() {
+				return &FieldError{Field: join(path, k.Value), Line: k.Line, Msg: "given twice: keep one"}
 			}
-			seen[k.Value] = k.Line
 			e := reflect.New(v.Type().Elem()).Elem()
-			if err := d.value(val, e, join(path, k.Value)); err != nil {
+			if err := d.value(n.Content[i+1], e, join(path, k.Value)); err != nil {
 				return err
 			}
 			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), e)
@@ -189,11 +193,6 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) error {
 		return nil
 	}
 	return bad("cannot decode into %s", v.Type()) // a Config field of a new kind: a bug here
-}
-
-// nodeDecoder is a config type with a YAML form of its own (create_repository: true or {...}).
-type nodeDecoder interface {
-	decodeNode(d *decoder, n *yaml.Node, path string) error
 }
 
 // mapping decodes a mapping node into the struct v: each key once, every key known, YAML merge
