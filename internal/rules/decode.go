@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -151,6 +152,27 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) error {
 			return bad("%s: want true or false", describe(n))
 		}
 		v.SetBool(b)
+		return nil
+	case reflect.Pointer:
+		e := reflect.New(v.Type().Elem())
+		if u, ok := e.Interface().(json.Unmarshaler); ok {
+			// A type with its own JSON form (create_repository: true or {...}) decodes from the
+			// node's JSON; its errors are given the field's path and line.
+			var x any
+			if err := n.Decode(&x); err != nil {
+				return bad("%v", err)
+			}
+			b, err := json.Marshal(x)
+			if err != nil {
+				return bad("%v", err)
+			}
+			if err := u.UnmarshalJSON(b); err != nil {
+				return bad("%v", err)
+			}
+		} else if err := d.value(n, e.Elem(), path); err != nil {
+			return err
+		}
+		v.Set(e)
 		return nil
 	}
 	return bad("cannot decode into %s", v.Type()) // a Config field of a new kind: a bug here
