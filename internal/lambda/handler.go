@@ -17,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/ecrsync/ecrsync/internal/event"
+	"github.com/ecrsync/ecrsync/internal/gate"
+	"github.com/ecrsync/ecrsync/internal/promote"
 	"github.com/ecrsync/ecrsync/internal/reconcile"
 	"github.com/ecrsync/ecrsync/internal/replicate"
 	"github.com/ecrsync/ecrsync/internal/rules"
@@ -51,6 +53,9 @@ type Handler struct {
 	Metrics bool
 	// Namespace is the EMF metric namespace; empty means DefaultNamespace.
 	Namespace string
+	// Gate checks images against the gates of rules that have them (gate.go); required when
+	// a rule has require.
+	Gate *promote.Checker
 }
 
 // DefaultNamespace is the CloudWatch namespace of ecrsync's metrics.
@@ -71,6 +76,8 @@ type Outcome struct {
 	Bytes        int64  `json:"bytes"`
 	BlobsSkipped int64  `json:"blobsSkipped"`
 	DurationMs   int64  `json:"durationMs"`
+	// Gate is the verdict of the rule's gates, for a rule that has them (gate.go).
+	Gate *gate.Verdict `json:"gate,omitempty"`
 
 	err error // the failure itself, kept so SyncError unwraps to it
 }
@@ -152,8 +159,9 @@ func (h *Handler) HandlePush(ctx context.Context, p event.Push) ([]Outcome, erro
 	}
 	outs := make([]Outcome, len(targets))
 	var wg sync.WaitGroup
+	memo := &gateMemo{}
 	for i, t := range targets {
-		wg.Go(func() { outs[i] = h.copyOne(ctx, p, srcRepo, t) })
+		wg.Go(func() { outs[i] = h.copyOne(ctx, p, srcRepo, t, memo) })
 	}
 	wg.Wait()
 
@@ -181,7 +189,7 @@ func (h *Handler) HandlePush(ctx context.Context, p event.Push) ([]Outcome, erro
 // maxFollow bounds the copies one event makes of one tag while the source tag keeps moving.
 const maxFollow = 3
 
-func (h *Handler) copyOne(ctx context.Context, p event.Push, srcRepo name.Repository, t rules.Target) Outcome {
+func (h *Handler) copyOne(ctx context.Context, p event.Push, srcRepo name.Repository, t rules.Target, memo *gateMemo) Outcome {
 	start := time.Now()
 	o := Outcome{Event: p.ID, Src: srcRepo.String() + ":" + p.Tag, Dst: t.String(), Tag: p.Tag, EventDigest: p.Digest}
 	dstRepo, err := name.NewRepository(t.Host+"/"+t.Repository, name.StrictValidation)
@@ -189,6 +197,9 @@ func (h *Handler) copyOne(ctx context.Context, p event.Push, srcRepo name.Reposi
 		o.Outcome, o.Reason = OutcomeNeedsAction, err.Error()
 		o.Fix = "the destination repository template makes an invalid name"
 		return o
+	}
+	if pol := h.Rules.Rules[t.Rule].Policy(); pol != nil {
+		return h.copyGated(ctx, o, start, srcRepo, dstRepo, p.Tag, pol, memo)
 	}
 	// Copy by tag: the engine reads what the source tag points at now, compares it with what the
 	// destination tag points at, and sends only what is missing. Copies of one tag by handlers

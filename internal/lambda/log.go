@@ -26,6 +26,9 @@ func outcomeAttrs(o Outcome) []any {
 	add("eventDigest", o.EventDigest)
 	add("reason", o.Reason)
 	add("fix", o.Fix)
+	if o.Gate != nil {
+		a = append(a, "gate", o.Gate)
+	}
 	if o.Dst != "" {
 		a = append(a, "bytes", o.Bytes, "blobsSkipped", o.BlobsSkipped, "duration", o.DurationMs)
 	}
