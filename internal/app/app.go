@@ -237,7 +237,7 @@ func (a *App) Handler(cfg *rules.Config, o HandlerOptions) *lambda.Handler {
 		ro.LogCopies = true
 	}
 	return &lambda.Handler{Rules: cfg, Copier: a.Copier, Reconciler: a.Reconciler(cfg, ro), Queue: o.Queue,
-		Logger: a.log, Metrics: o.Metrics, Gate: a.Checker(cfg)}
+		Logger: a.log, Metrics: o.Metrics, Gate: a.Checker(cfg), Untagger: a.Untagger()}
 }
 
 // Queue returns the SQS queue at queueURL, with an SQS client from the AWS configuration (its

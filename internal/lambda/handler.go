@@ -56,6 +56,8 @@ type Handler struct {
 	// Gate checks images against the gates of rules that have them (gate.go); required when
 	// a rule has require.
 	Gate *promote.Checker
+	// Untagger removes destination tags for rules with propagate_deletes (delete.go).
+	Untagger Untagger
 }
 
 // DefaultNamespace is the CloudWatch namespace of ecrsync's metrics.
@@ -139,6 +141,12 @@ func (h *Handler) HandlePush(ctx context.Context, p event.Push) ([]Outcome, erro
 		}
 		log.Log(ctx, level, "event", outcomeAttrs(o)...)
 		return []Outcome{o}, nil
+	}
+	switch {
+	case p.Action == event.ActionScan:
+		return h.handleScan(ctx, p) // scan.go
+	case p.Action == event.ActionDelete && h.Rules.PropagatesDeletes(p.Repository, p.Tag):
+		return h.handleDelete(ctx, p) // delete.go
 	}
 	if reason := p.SkipReason(); reason != "" {
 		return skip(reason, slog.LevelInfo)

@@ -5,8 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"go/build"
 	"os"
 	"os/exec"
@@ -56,35 +54,14 @@ func (f *fixture) image(t *testing.T, tag string, seed uint64) ocispec.Descripto
 	return d
 }
 
-// sign stores a cosign-format signature (tag sha256-<hex>.sig, one simple-signing layer with
-// the signature annotation) of payload by key, as cosign sign writes it.
 func (f *fixture) sign(t *testing.T, subject digest.Digest, payload []byte, key *ecdsa.PrivateKey) {
 	t.Helper()
-	h := sha256.Sum256(payload)
-	sig, err := ecdsa.SignASN1(rand.Reader, key, h[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	layer, err := f.push.Blob(ctx, f.repo, gate.MediaTypeSimpleSigning, payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	layer.Annotations = map[string]string{gate.AnnotationSignature: base64.StdEncoding.EncodeToString(sig)}
-	cfg, err := f.push.Blob(ctx, f.repo, ocispec.MediaTypeImageConfig, []byte(`{"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]},"config":{}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{layer}}
-	m.SchemaVersion = 2
-	if _, err := f.push.Manifest(ctx, f.repo, registry.TagFor(subject)+".sig", ocispec.MediaTypeImageManifest, m); err != nil {
+	if err := f.push.CosignSign(context.Background(), f.repo, subject, payload, key); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func payloadFor(d digest.Digest) []byte {
-	return []byte(`{"critical":{"identity":{"docker-reference":"x/app"},"image":{"docker-manifest-digest":"` + d.String() + `"},"type":"cosign container image signature"},"optional":null}`)
-}
+func payloadFor(d digest.Digest) []byte { return devstack.CosignPayload(d) }
 
 func keyOf(t *testing.T, k *ecdsa.PrivateKey, name string) gate.Key {
 	t.Helper()

@@ -100,3 +100,13 @@ func (r *Rule) validateRequire(field string) error {
 	q.policy = p
 	return nil
 }
+
+// PropagatesDeletes reports whether a rule with propagate_deletes selects repository:tag.
+func (c *Config) PropagatesDeletes(repository, tag string) bool {
+	for _, t := range c.Match(repository, tag) {
+		if c.Rules[t.Rule].PropagateDeletes {
+			return true
+		}
+	}
+	return false
+}
