@@ -195,6 +195,12 @@ func (a *App) Reconciler(cfg *rules.Config, o reconcile.Options) *reconcile.Reco
 	if o.Logger == nil {
 		o.Logger = a.log
 	}
+	if o.Gate == nil {
+		o.Gate = a.Checker(cfg)
+	}
+	if o.Untagger == nil {
+		o.Untagger = a.Untagger()
+	}
 	var lister reconcile.Lister = &reconcile.OCI{Client: a.Client, Host: cfg.Source.Host(), PageSize: a.opts.ListPageSize}
 	if l, ok := cfg.Source.ECR(); ok && a.Keychain != nil {
 		lister = ecrLister{&ecr.Lister{API: a.Keychain.API(l, cfg.Source.RoleARN), Account: l.Account, PageSize: int32(a.opts.ListPageSize)}}

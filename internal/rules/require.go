@@ -110,3 +110,28 @@ func (c *Config) PropagatesDeletes(repository, tag string) bool {
 	}
 	return false
 }
+
+// DeleteTargets lists the destinations (Tag empty) of the rules with propagate_deletes that
+// select repository, each once: where `sync --prune` looks for tags the source no longer has.
+func (c *Config) DeleteTargets(repository string) []Target {
+	var out []Target
+	seen := map[string]bool{}
+	for i := range c.Rules {
+		r := &c.Rules[i]
+		if !r.PropagateDeletes || !matchAny(r.repos, repository) {
+			continue
+		}
+		for j := range r.Destinations {
+			d := &r.Destinations[j]
+			t := Target{Rule: i, Dst: d, Host: d.host, Repository: d.Render(repository)}
+			if key := t.Host + "/" + t.Repository; !seen[key] {
+				seen[key] = true
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+// SelectsTag reports whether rule i selects tag.
+func (c *Config) SelectsTag(i int, tag string) bool { return matchAny(c.Rules[i].tags, tag) }
