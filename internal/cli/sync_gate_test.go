@@ -47,7 +47,7 @@ func TestSyncGatesAndPrune(t *testing.T) {
 	img(sr, "prod", 1)
 	img(sr, "prod-unsigned", 2)
 	img(sr, "dev", 3)
-	img(dr, "dev-old", 4) // gone from the source
+	img(dr, "dev-old", 4)  // gone from the source
 	img(dr, "keep-old", 5) // not selected by the propagate_deletes rule
 	cfg := filepath.Join(t.TempDir(), "ecrsync.yaml")
 	doc := fmt.Sprintf(`source: {registry: %q}
