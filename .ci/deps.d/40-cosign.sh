@@ -9,7 +9,7 @@ COSIGN_VERSION=v2.6.5
 
 dir="$(go env GOPATH)/cosign-${COSIGN_VERSION}"
 have="$("$dir/cosign" version 2>/dev/null | awk '/^GitVersion:/ {print $2}' || true)"
-if [[ "$have" != "${COSIGN_VERSION}" && ! -x "$dir/cosign" ]] || [[ -n "$have" && "$have" != "${COSIGN_VERSION}" ]]; then
+if [[ "$have" != "${COSIGN_VERSION}" ]]; then
   echo "installing cosign ${COSIGN_VERSION} (go install; takes minutes)"
   mkdir -p "$dir"
   (cd / && CGO_ENABLED=0 GOBIN="$dir" go install "github.com/sigstore/cosign/v2/cmd/cosign@${COSIGN_VERSION}")
