@@ -84,7 +84,8 @@ func validKMSARN(arn string) bool {
 	if p[1] != "aws" && p[1] != "aws-cn" && p[1] != "aws-us-gov" {
 		return false
 	}
-	return (strings.HasPrefix(p[5], "key/") || strings.HasPrefix(p[5], "alias/")) && len(p[5]) > 6
+	typ, id, ok := strings.Cut(p[5], "/")
+	return ok && (typ == "key" || typ == "alias") && id != ""
 }
 
 // ParsePublicKey reads one PEM public key of a kind cosign signs with: ECDSA P-256, P-384 or
