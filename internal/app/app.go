@@ -207,6 +207,12 @@ func (a *App) Reconciler(cfg *rules.Config, o reconcile.Options) *reconcile.Reco
 	if o.Logger == nil {
 		o.Logger = a.log
 	}
+	if o.Gate == nil {
+		o.Gate = a.Checker(cfg)
+	}
+	if o.Untagger == nil {
+		o.Untagger = a.Untagger()
+	}
 	var lister reconcile.Lister = &reconcile.OCI{Client: a.Client, Host: cfg.Source.Host(), PageSize: a.opts.ListPageSize}
 	if l, ok := cfg.Source.ECR(); ok && a.Keychain != nil {
 		lister = ecrLister{&ecr.Lister{API: a.Keychain.API(l, cfg.Source.RoleARN), Account: l.Account, PageSize: int32(a.opts.ListPageSize)}}
@@ -252,7 +258,7 @@ func (a *App) Handler(cfg *rules.Config, o HandlerOptions) *lambda.Handler {
 		ro.LogCopies = true
 	}
 	return &lambda.Handler{Rules: cfg, Copier: a.Copier, Reconciler: a.Reconciler(cfg, ro), Creator: a.creator(cfg), Queue: o.Queue,
-		Logger: a.log, Metrics: o.Metrics}
+		Logger: a.log, Metrics: o.Metrics, Gate: a.Checker(cfg), Untagger: a.Untagger()}
 }
 
 // Queue returns the SQS queue at queueURL, with an SQS client from the AWS configuration (its

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -42,6 +43,7 @@ func (f *copyFlags) warn(log *slog.Logger) {
 
 func newCopy(g *globals) *cobra.Command {
 	var f copyFlags
+	var gf gateFlags
 	var allTags bool
 	var parallel int
 	cmd := &cobra.Command{
@@ -86,6 +88,10 @@ its credential helpers (docker login). Registries on loopback are spoken to over
 			if allTags && parallel < 1 {
 				return usageError{fmt.Errorf("--parallel must be at least 1")}
 			}
+			pol, err := gf.policy() // gate.go
+			if err != nil || pol != nil && allTags {
+				return cmp.Or(err, error(usageError{fmt.Errorf("--require-signature and --max-severity gate one image: not with --all-tags")}))
+			}
 			o := f.options(log)
 			if bar != nil {
 				o.Copy.Progress = bar.update
@@ -98,7 +104,7 @@ its credential helpers (docker login). Registries on loopback are spoken to over
 			if allTags {
 				return copyAllTags(cmd.Context(), g, a.Client, a.Copier, args[0], args[1], parallel)
 			}
-			res, err := a.Copier.Copy(cmd.Context(), args[0], args[1])
+			res, err := copyImage(cmd.Context(), g, a, pol, args[0], args[1])
 			bar.done()
 			if err != nil {
 				if replicate.Retryable(err) {
@@ -110,6 +116,7 @@ its credential helpers (docker login). Registries on loopback are spoken to over
 		},
 	}
 	f.register(cmd)
+	gf.register(cmd)
 	cmd.Flags().BoolVar(&allTags, "all-tags", false, "copy every tag of the SRC repository to the DST repository")
 	cmd.Flags().IntVar(&parallel, "parallel", 8, "with --all-tags: images copied at once")
 	return cmd

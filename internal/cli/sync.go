@@ -20,7 +20,7 @@ const ExitPending = 4
 func newSync(g *globals) *cobra.Command {
 	var f copyFlags
 	var configPath string
-	var dryRun bool
+	var dryRun, prune bool
 	var parallel int
 	var putRate float64
 	cmd := &cobra.Command{
@@ -73,7 +73,7 @@ failures (throttling, 5xx, network): run it again, 4 (--dry-run) something would
 			if err != nil {
 				return err
 			}
-			rep, err := a.Reconciler(cfg, reconcile.Options{Jobs: parallel, DryRun: dryRun}).Run(cmd.Context())
+			rep, err := a.Reconciler(cfg, reconcile.Options{Jobs: parallel, DryRun: dryRun, Prune: prune}).Run(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -84,7 +84,7 @@ failures (throttling, 5xx, network): run it again, 4 (--dry-run) something would
 			case rep.Converged():
 				return nil
 			case rep.Failed == 0 && rep.Skipped == 0:
-				return exitError{ExitPending, fmt.Errorf("%d tags would be copied", rep.Planned)}
+				return exitError{ExitPending, fmt.Errorf("%d tags would be copied, %d deleted", rep.Planned, rep.Pruned)}
 			case rep.Retryable():
 				return exitError{ExitRetryable, fmt.Errorf("%d failed for a passing reason, %d skipped: run it again", rep.Failed, rep.Skipped)}
 			}
@@ -93,6 +93,7 @@ failures (throttling, 5xx, network): run it again, 4 (--dry-run) something would
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "c", "", "rules file (YAML or JSON); default: $ECRSYNC_CONFIG, then the seed's variables")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check and print the plan; copy nothing")
+	cmd.Flags().BoolVar(&prune, "prune", false, "delete destination tags gone from the source, for rules with propagate_deletes (run with --dry-run first)")
 	cmd.Flags().IntVar(&parallel, "parallel", reconcile.DefaultJobs, "tags checked and copied at once")
 	cmd.Flags().Float64Var(&putRate, "put-rate", app.DefaultECRPutRate, "manifest PUTs a second per ECR account and Region (0: not paced)")
 	f.register(cmd)
@@ -132,7 +133,7 @@ func printReport(g *globals, rep *reconcile.Report) error {
 	if rep.DryRun {
 		verb, n = "would copy", rep.Planned
 	}
-	_, err := fmt.Fprintf(g.stdout, "%d repositories, %d tags: %d in sync, %d %s, %d skipped, %d failed; sent %s in %s\n",
-		rep.Repositories, rep.Tags, rep.InSync, n, verb, rep.Skipped, rep.Failed, humanBytes(rep.Bytes), rep.Duration.Round(time.Millisecond))
+	_, err := fmt.Fprintf(g.stdout, "%d repositories, %d tags: %d in sync, %d %s, %d blocked, %d skipped, %d failed, %d pruned; sent %s in %s\n",
+		rep.Repositories, rep.Tags, rep.InSync, n, verb, rep.Blocked, rep.Skipped, rep.Failed, rep.Pruned, humanBytes(rep.Bytes), rep.Duration.Round(time.Millisecond))
 	return err
 }

@@ -70,4 +70,25 @@ var (
 		"kms:CreateGrant",
 		"kms:DescribeKey",
 	}
+	// ScanReadActions read a source image's scan findings for a rule's scan gate (ScanReader), on
+	// the source repositories, as the source reader role: enhanced scanning's findings are not
+	// readable from another account.
+	ScanReadActions = []string{
+		"ecr:DescribeImageScanFindings",
+	}
+	// KMSVerifyActions read the public key of a KMS key named in a signature gate
+	// (awskms:///ARN); the key's own policy must allow the function's role too.
+	KMSVerifyActions = []string{
+		"kms:GetPublicKey",
+	}
+	// DeleteActions remove a destination tag whose source tag was deleted (propagate_deletes):
+	// BatchDeleteImage by tag, never by digest.
+	DeleteActions = []string{
+		"ecr:BatchDeleteImage",
+	}
+	// PruneListActions list a destination's tags for `sync --prune` (the OCI tag list is
+	// ecr:ListImages).
+	PruneListActions = []string{
+		"ecr:ListImages",
+	}
 )

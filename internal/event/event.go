@@ -70,6 +70,8 @@ type Push struct {
 	// target.mediaType); ArtifactMediaType is ECR's artifact-media-type (the config's type).
 	MediaType         string `json:"mediaType,omitempty"`
 	ArtifactMediaType string `json:"artifactMediaType,omitempty"`
+	// Tags are a scan event's image-tags (ActionScan; scan.go).
+	Tags []string `json:"tags,omitempty"`
 }
 
 // String names the pushed manifest: host/repo:tag@digest.
@@ -89,6 +91,8 @@ func (p Push) String() string {
 // index itself (REFERENCE.md, inferred); the tagged index event that follows brings them along.
 func (p Push) SkipReason() string {
 	switch {
+	case p.Action == ActionScan:
+		return "scan event: no rule with a scan gate holds this image"
 	case p.Source == SourceECR && p.DetailType != DetailTypeImageAction:
 		return "not an image action: " + p.DetailType
 	case p.Source != SourceECR && p.Source != SourceRegistry:
@@ -186,6 +190,9 @@ func decodeEventBridge(data []byte) (Push, error) {
 		return Push{}, malformed("EventBridge event: %v", err)
 	}
 	p := Push{Source: e.Source, DetailType: e.DetailType, ID: e.ID, Time: e.Time, Account: e.Account, Region: e.Region}
+	if isScanEvent(e.Source, e.DetailType) {
+		return decodeScan(e, p)
+	}
 	if e.Source != SourceECR || e.DetailType != DetailTypeImageAction {
 		// Another ECR detail-type (Image Scan, Replication Action...) or another source
 		// (a scheduled event): acknowledged by the handler, never decoded further here.

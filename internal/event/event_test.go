@@ -39,7 +39,10 @@ func TestDecodeFixtures(t *testing.T) {
 		{"delete.json", KindEventBridge, Push{Action: "DELETE", Tag: "latest"}, "delete"},
 		{"push-failed.json", KindEventBridge, Push{Result: "FAILURE"}, "push result FAILURE"},
 		{"untagged-child.json", KindEventBridge, Push{Tag: "", MediaType: "application/vnd.oci.image.manifest.v1+json"}, "untagged push"},
-		{"scan.json", KindEventBridge, Push{DetailType: "ECR Image Scan", Region: "us-east-1"}, "not an image action: ECR Image Scan"},
+		{"scan.json", KindEventBridge, Push{DetailType: "ECR Image Scan", Region: "us-east-1", Action: ActionScan, Result: "COMPLETE", Repository: "my-repository-name",
+			Digest: "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234"}, "scan event"},
+		{"inspector-scan.json", KindEventBridge, Push{Source: SourceInspector, DetailType: DetailTypeInspectorScan, Action: ActionScan, Result: "INITIAL_SCAN_COMPLETE",
+			Repository: "amazon/amazon-ecs-sample", Registry: "123456789012.dkr.ecr.us-east-2.amazonaws.com", Tags: []string{"latest"}}, "scan event"},
 		{"replication.json", KindEventBridge, Push{DetailType: "ECR Replication Action"}, "not an image action: ECR Replication Action"},
 	}
 	for _, tt := range tests {
@@ -87,7 +90,7 @@ func TestDecodeSQSBatchKeepsGoodRecordsAndFlagsBadOnes(t *testing.T) {
 	if in.Kind != KindSQS || len(in.Records) != 4 {
 		t.Fatalf("kind %s with %d records, want sqs with 4", in.Kind, len(in.Records))
 	}
-	wantSkip := []string{"", "untagged push", "not an image action", ""}
+	wantSkip := []string{"", "untagged push", "scan event", ""}
 	for i, r := range in.Records {
 		if i == 3 {
 			if !errors.Is(r.Err, ErrMalformed) || r.ID != "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d" {

@@ -17,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/ecrsync/ecrsync/internal/event"
+	"github.com/ecrsync/ecrsync/internal/gate"
+	"github.com/ecrsync/ecrsync/internal/promote"
 	"github.com/ecrsync/ecrsync/internal/reconcile"
 	"github.com/ecrsync/ecrsync/internal/replicate"
 	"github.com/ecrsync/ecrsync/internal/rules"
@@ -54,6 +56,11 @@ type Handler struct {
 	Metrics bool
 	// Namespace is the EMF metric namespace; empty means DefaultNamespace.
 	Namespace string
+	// Gate checks images against the gates of rules that have them (gate.go); required when
+	// a rule has require.
+	Gate *promote.Checker
+	// Untagger removes destination tags for rules with propagate_deletes (delete.go).
+	Untagger Untagger
 }
 
 // DefaultNamespace is the CloudWatch namespace of ecrsync's metrics.
@@ -76,6 +83,8 @@ type Outcome struct {
 	DurationMs   int64  `json:"durationMs"`
 	// RepositoryCreated: the destination repository was missing and was created for this copy.
 	RepositoryCreated bool `json:"repositoryCreated,omitempty"`
+	// Gate is the verdict of the rule's gates, for a rule that has them (gate.go).
+	Gate *gate.Verdict `json:"gate,omitempty"`
 
 	err error // the failure itself, kept so SyncError unwraps to it
 }
@@ -138,6 +147,12 @@ func (h *Handler) HandlePush(ctx context.Context, p event.Push) ([]Outcome, erro
 		log.Log(ctx, level, "event", outcomeAttrs(o)...)
 		return []Outcome{o}, nil
 	}
+	switch {
+	case p.Action == event.ActionScan:
+		return h.handleScan(ctx, p) // scan.go
+	case p.Action == event.ActionDelete && h.Rules.PropagatesDeletes(p.Repository, p.Tag):
+		return h.handleDelete(ctx, p) // delete.go
+	}
 	if reason := p.SkipReason(); reason != "" {
 		return skip(reason, slog.LevelInfo)
 	}
@@ -157,8 +172,9 @@ func (h *Handler) HandlePush(ctx context.Context, p event.Push) ([]Outcome, erro
 	}
 	outs := make([]Outcome, len(targets))
 	var wg sync.WaitGroup
+	memo := &gateMemo{}
 	for i, t := range targets {
-		wg.Go(func() { outs[i] = h.copyOne(ctx, p, srcRepo, t) })
+		wg.Go(func() { outs[i] = h.copyOne(ctx, p, srcRepo, t, memo) })
 	}
 	wg.Wait()
 
@@ -186,7 +202,7 @@ func (h *Handler) HandlePush(ctx context.Context, p event.Push) ([]Outcome, erro
 // maxFollow bounds the copies one event makes of one tag while the source tag keeps moving.
 const maxFollow = 3
 
-func (h *Handler) copyOne(ctx context.Context, p event.Push, srcRepo name.Repository, t rules.Target) Outcome {
+func (h *Handler) copyOne(ctx context.Context, p event.Push, srcRepo name.Repository, t rules.Target, memo *gateMemo) Outcome {
 	start := time.Now()
 	o := Outcome{Event: p.ID, Src: srcRepo.String() + ":" + p.Tag, Dst: t.String(), Tag: p.Tag, EventDigest: p.Digest}
 	dstRepo, err := name.NewRepository(t.Host+"/"+t.Repository, name.StrictValidation)
@@ -194,6 +210,9 @@ func (h *Handler) copyOne(ctx context.Context, p event.Push, srcRepo name.Reposi
 		o.Outcome, o.Reason = OutcomeNeedsAction, err.Error()
 		o.Fix = "the destination repository template makes an invalid name"
 		return o
+	}
+	if pol := h.Rules.Rules[t.Rule].Policy(); pol != nil {
+		return h.copyGated(ctx, o, start, srcRepo, dstRepo, t, p.Tag, pol, memo)
 	}
 	// Copy by tag: the engine reads what the source tag points at now, compares it with what the
 	// destination tag points at, and sends only what is missing. Copies of one tag by handlers

@@ -29,6 +29,9 @@ func outcomeAttrs(o Outcome) []any {
 	if o.RepositoryCreated {
 		a = append(a, "repositoryCreated", true)
 	}
+	if o.Gate != nil {
+		a = append(a, "gate", o.Gate)
+	}
 	if o.Dst != "" {
 		a = append(a, "bytes", o.Bytes, "blobsSkipped", o.BlobsSkipped, "duration", o.DurationMs)
 	}

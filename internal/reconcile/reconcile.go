@@ -84,6 +84,8 @@ type Report struct {
 	Planned      int   `json:"wouldCopy"`
 	Skipped      int   `json:"skipped"`
 	Failed       int   `json:"failed"`
+	Blocked      int   `json:"blocked,omitempty"` // tags the rules' gates refuse (gate.go)
+	Pruned       int   `json:"pruned,omitempty"`  // destination tags deleted (or, dry run, to delete) by --prune
 	Bytes        int64 `json:"bytes"`
 	DryRun       bool  `json:"dryRun,omitempty"`
 	// Created and WouldCreate list the destination repositories (host/repository) this run
@@ -96,7 +98,9 @@ type Report struct {
 
 // Converged reports whether every selected tag is now the same in every destination: nothing
 // failed, nothing was left for lack of time, and (in a dry run) nothing would be copied.
-func (r *Report) Converged() bool { return r.Failed == 0 && r.Skipped == 0 && r.Planned == 0 }
+func (r *Report) Converged() bool {
+	return r.Failed == 0 && r.Skipped == 0 && r.Planned == 0 && !(r.DryRun && r.Pruned > 0)
+}
 
 // Retryable reports whether every failure may pass when run again later.
 func (r *Report) Retryable() bool {
@@ -121,6 +125,10 @@ func (r *Report) add(it Item) {
 		r.Skipped++
 	case Failed:
 		r.Failed++
+	case Blocked:
+		r.Blocked++
+	case Pruned, PlannedPrune:
+		r.Pruned++
 	}
 	r.Bytes += it.Bytes
 	r.Items = append(r.Items, it)
@@ -142,6 +150,12 @@ type Options struct {
 	// Creator creates the missing destination repositories of destinations with
 	// create_repository; nil creates none.
 	Creator Creator
+	// Gate checks the tags of rules with require (gate.go); required when a rule has them.
+	Gate Gate
+	// Prune removes destination tags gone from the source, for rules with propagate_deletes
+	// (prune.go), through Untagger; with DryRun it only lists them.
+	Prune    bool
+	Untagger Untagger
 }
 
 // Copier copies one image; *replicate.Copier is the one in use. The event handler
@@ -308,6 +322,7 @@ func (r *Reconciler) run(ctx context.Context, repos []string) *Report {
 				rep.Tags += n
 				mu.Unlock()
 				record(items...)
+				record(r.prune(ctx, repo)...) // prune.go
 			}
 		})
 	}
@@ -442,6 +457,10 @@ func (r *Reconciler) syncTarget(ctx context.Context, t task, tg rules.Target, wa
 		log.WarnContext(ctx, "check failed", "err", err, "retryable", it.Retryable)
 		return it
 	}
+	srcRef, settled := r.gateTarget(ctx, t.src, t.tag.Name, r.cfg.Rules[tg.Rule].Policy(), &it) // gate.go
+	if settled {
+		return it
+	}
 	if r.opts.DryRun {
 		it.Status, it.Reason = Planned, "missing"
 		switch {
@@ -460,13 +479,13 @@ func (r *Reconciler) syncTarget(ctx context.Context, t task, tg rules.Target, wa
 		return it
 	}
 	// Copy by tag, not by the listed digest: if the tag moved since it was listed, the
-	// destination follows it to where it points now.
-	res, err := r.copier.CopyRef(ctx, t.src, t.tag.Name, dst, t.tag.Name)
+	// destination follows it to where it points now. A gated rule copies the digest it checked.
+	res, err := r.copier.CopyRef(ctx, t.src, srcRef, dst, t.tag.Name)
 	if again, cerr := CreateMissing(ctx, r.opts.Creator, log, t.src.RepositoryStr(), tg, err); cerr != nil {
 		err = cerr
 	} else if again {
 		it.Repository = RepositoryCreated
-		res, err = r.copier.CopyRef(ctx, t.src, t.tag.Name, dst, t.tag.Name)
+		res, err = r.copier.CopyRef(ctx, t.src, srcRef, dst, t.tag.Name)
 	}
 	if res != nil {
 		it.Bytes = res.BytesSent

@@ -79,6 +79,11 @@ type Rule struct {
 	Repositories []string      `json:"repositories,omitempty"`
 	Tags         []string      `json:"tags,omitempty"`
 	Destinations []Destination `json:"destinations"`
+	// Require, if set, gates promotion on a signature and a scan (require.go).
+	Require *Require `json:"require,omitempty"`
+	// PropagateDeletes, if true, makes a tag deleted in the source go from every destination
+	// of the rule too (internal/lambda's delete handling, sync --prune). Off by default.
+	PropagateDeletes bool `json:"propagate_deletes,omitempty"`
 
 	repos, tags []*regexp.Regexp
 }

@@ -116,6 +116,9 @@ func (c *Config) validate() error {
 		if len(r.Destinations) == 0 {
 			return fieldErr(f+".destinations", "at least one destination is needed")
 		}
+		if err := r.validateRequire(f); err != nil {
+			return err
+		}
 		for j := range r.Destinations {
 			d := &r.Destinations[j]
 			df := fmt.Sprintf("%s.destinations[%d]", f, j)

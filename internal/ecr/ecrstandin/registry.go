@@ -22,7 +22,8 @@ type Registry struct {
 	repos     map[string]*repository
 	throttle  int // the next this many requests answer 429
 	throttled int
-	next      http.Handler // the real registry, set by Wrap
+	next      http.Handler      // the real registry, set by Wrap
+	scans     map[string][]Scan // repository@digest -> answers to come (scan.go)
 }
 
 type repository struct {

@@ -156,6 +156,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		out = s.getAuthorizationToken(region, in.RegistryID, caller.expires)
 	case "CreateRepository", "GetLifecyclePolicy", "PutLifecyclePolicy", "ListTagsForResource", "TagResource":
 		out, aerr = s.repositoryOp(op, region, in.RegistryID, body)
+	case "DescribeImageScanFindings", "BatchDeleteImage":
+		out, aerr = s.imageOp(op, region, in.RegistryID, body) // scan.go
 	case "DescribeRepositories":
 		out, aerr = s.describeRepositories(region, in.RegistryID, in.RepositoryNames, in.NextToken, in.MaxResults)
 	case "ListImages":

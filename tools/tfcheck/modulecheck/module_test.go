@@ -51,6 +51,10 @@ var fallbackActions = map[string][]string{
 	"CreateLifecycleActions": {"ecr:PutLifecyclePolicy"},
 	"CreateTagActions":       {"ecr:TagResource"},
 	"KMSCreateActions":       {"kms:CreateGrant", "kms:DescribeKey"},
+	"ScanReadActions":        {"ecr:DescribeImageScanFindings"},
+	"KMSVerifyActions":       {"kms:GetPublicKey"},
+	"DeleteActions":          {"ecr:BatchDeleteImage"},
+	"PruneListActions":       {"ecr:ListImages"},
 }
 
 // engineActions reads the string literals of the action lists (fallbackActions' names) from

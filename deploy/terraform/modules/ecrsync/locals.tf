@@ -40,7 +40,7 @@ locals {
   # ECRSYNC_CONFIG: the config contract of the Lambda (issue "The Lambda"), one rule, one destination.
   config = {
     source = local.source_config # source_reader.tf
-    rules = [{
+    rules = [merge({
       repositories = var.repositories
       tags         = var.image_tags
       destinations = [merge({
@@ -48,7 +48,7 @@ locals {
         region     = local.destination_region
         repository = var.destination_repository
       }, local.create_repository_config)] # repository_creation.tf
-    }]
+    }, local.gate_config)]                # gates.tf
   }
 
   # Only successful pushes of matching repositories and tags reach the function. A name is an exact
@@ -58,7 +58,7 @@ locals {
     source        = ["aws.ecr"]
     "detail-type" = ["ECR Image Action"]
     detail = {
-      "action-type" = ["PUSH"]
+      "action-type" = var.propagate_deletes ? ["PUSH", "DELETE"] : ["PUSH"] # gates.tf
       result        = ["SUCCESS"]
       "repository-name" = concat(
         [for r in var.repositories : r if !strcontains(r, "*")],
@@ -126,6 +126,7 @@ locals {
       local.access_statements,              # source_reader.tf
       local.repository_creation_statements, # repository_creation.tf
       local.config_parameter_statements,    # config_parameter.tf
+      local.gate_function_statements,       # gates.tf
     )
   }
 
@@ -147,10 +148,11 @@ locals {
       Principal = { Service = "events.amazonaws.com" }
       Action    = "sts:AssumeRole"
       Condition = {
-        StringEquals = {
-          "aws:SourceAccount" = var.source_account_id
-          "aws:SourceArn"     = local.rule_arn
-        }
+        # gates.tf: with a scan gate, the scan rule invokes through this role too.
+        StringEquals = merge(
+          { "aws:SourceAccount" = var.source_account_id, "aws:SourceArn" = local.rule_arn },
+          local.gate_scan ? { "aws:SourceArn" = [local.rule_arn, "${local.rule_arn}-scan"] } : {},
+        )
       }
     }]
   }

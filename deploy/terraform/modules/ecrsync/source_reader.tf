@@ -26,6 +26,7 @@ locals {
     local.ecr_pull_actions,
     var.reconcile_enabled ? local.ecr_list_actions : [],
     local.repository_creation_by_ecrsync ? local.ecr_settings_read_actions : [],
+    local.gate_source_actions, # gates.tf
   )
 
   source_reader_statements = concat(

@@ -399,3 +399,56 @@ variable "config_parameter_threshold" {
     error_message = "config_parameter_threshold must be between 0 and 3500 (Lambda's environment holds 4 KB in all)."
   }
 }
+
+# Promotion gates (gates.tf).
+
+variable "signature_keys" {
+  description = "Promote only images with a cosign signature by one of these keys: inline PEM public keys (the contents of cosign.pub; file paths do not reach the function) or awskms:///arn:aws:kms:REGION:ACCOUNT:key/ID (the function gets kms:GetPublicKey; the key's policy must allow its role too). [] = no signature gate."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for k in var.signature_keys : can(regex("^\\s*-----BEGIN PUBLIC KEY-----", k)) || can(regex("^awskms:///arn:aws(-cn|-us-gov)?:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/.+$", k))])
+    error_message = "Each signature key is an inline PEM public key (-----BEGIN PUBLIC KEY-----, as in cosign.pub) or awskms:///ARN of a KMS key."
+  }
+}
+
+variable "max_severity" {
+  description = "Promote only images whose ECR scan (basic or enhanced; every platform of an index) has no finding above this severity: NONE, INFORMATIONAL, LOW, MEDIUM, HIGH or CRITICAL. null = no scan gate. Adds the scan-complete event rule and ecr:DescribeImageScanFindings on the source repositories."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.max_severity == null || contains(["NONE", "INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"], coalesce(var.max_severity, "NONE"))
+    error_message = "max_severity is one of NONE, INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL (or null for no scan gate)."
+  }
+}
+
+variable "scan_wait" {
+  description = "With max_severity: how long one invocation waits for a scan in progress (a Go duration, e.g. 60s). A waiting invocation holds a concurrency slot; the scan-complete event releases a held image anyway."
+  type        = string
+  default     = "60s"
+
+  validation {
+    condition     = can(regex("^([0-9]+(s|m))+$", var.scan_wait))
+    error_message = "scan_wait is a duration in seconds or minutes, like 60s or 5m."
+  }
+}
+
+variable "scan_required" {
+  description = "With max_severity: false lets an image without any scan (scanning off for the repository) through; true blocks it."
+  type        = bool
+  default     = true
+}
+
+variable "propagate_deletes" {
+  description = "Whether a source tag's deletion removes the tag from the destination (BatchDeleteImage by tag, never an image another tag names): the event rule then also matches DELETE, and the function gets ecr:BatchDeleteImage (and ecr:ListImages for sync --prune) on the destination repositories."
+  type        = bool
+  default     = false
+}
+
+variable "blocked_alarm" {
+  description = "Whether to alarm (to alarm_actions) when a promotion is blocked by a gate (the Syncs metric with Outcome=blocked)."
+  type        = bool
+  default     = false
+}
