@@ -196,7 +196,7 @@ func newSide(sc Scenario, which Side, seed uint64) *side {
 	}
 	if sc.Mismatch {
 		bad := "/blobs/" + digest.FromBytes(devstack.RandomBytes(layerSize, seed)).String()
-		cfg.Rate, cfg.Kinds = 1, []fault.Kind{fault.Corrupt}
+		cfg.Rate, cfg.Kinds = 1, []fault.Kind{fault.CorruptStored}
 		cfg.Match = func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, bad) }
 	}
 	if len(cfg.Kinds) > 0 || cfg.Bandwidth > 0 {
