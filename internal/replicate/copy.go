@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -521,6 +522,8 @@ func (j *job) transfer(ctx context.Context, d ocispec.Descriptor) error {
 	sp := j.cp.spool.open(ctx, d.Size, j.cp.log)
 	defer sp.close()
 	var prev *registry.MismatchError // the last source read's mismatch, if it failed so
+	same := 0                        // how many source reads in a row read prev's wrong bytes
+	need := sameReadsForCorrupt(d.Size)
 	for {
 		var err error
 		srcRead := false
@@ -530,7 +533,7 @@ func (j *job) transfer(ctx context.Context, d ocispec.Descriptor) error {
 		case sp.srcOnly:
 			srcRead = true
 			if err = j.fetch(ctx, d, sp); err == nil {
-				prev = nil
+				prev, same = nil, 0
 				continue // the bytes are in: upload them at once
 			}
 		default:
@@ -548,13 +551,15 @@ func (j *job) transfer(ctx context.Context, d ocispec.Descriptor) error {
 		srcFailed := errors.As(err, &ce) && ce.Side == Src
 		switch {
 		case errors.As(err, &me) && me.Same(prev):
-			// The same wrong bytes twice in a row: the source stores them, and no retry fixes it.
-			return &PermanentError{Err: fmt.Errorf("source blob %s@%s read the same wrong content twice in a row (%s): %w",
-				j.src, d.Digest, me.Got, err)}
+			if same++; same >= need {
+				// The same wrong bytes again and again: the source stores them, and no retry fixes it.
+				return &PermanentError{Err: fmt.Errorf("source blob %s@%s read the same wrong content %d times in a row (%s): %w",
+					j.src, d.Digest, same, me.Got, err)}
+			}
 		case me != nil:
-			prev = me
+			prev, same = me, 1
 		case srcRead && srcFailed:
-			prev = nil
+			prev, same = nil, 0
 		}
 		if srcFailed && sp.f != nil {
 			sp.srcOnly = true // read the source alone next time
@@ -578,6 +583,18 @@ func (j *job) transfer(ctx context.Context, d ocispec.Descriptor) error {
 			return err
 		}
 	}
+}
+
+// sameReadsForCorrupt is how many source reads in a row must bring the same wrong bytes before
+// the source is taken to store them. Damage on the way lands anywhere: two damaged reads of a
+// blob of n bytes agree by chance about once in n, so for blobs of 10 KiB and more two reads in a
+// row say it (chance below 1 in 10,000). A tiny blob can be damaged in few ways (the 2-byte empty
+// config "{}" in 2): it needs more reads, up to 8, for the same confidence.
+func sameReadsForCorrupt(size int64) int {
+	if size < 2 {
+		return 8
+	}
+	return min(8, 1+int(math.Ceil(4/math.Log10(float64(size)))))
 }
 
 // stream copies one blob from source to destination in one streamed request, verifying its
