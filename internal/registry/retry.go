@@ -176,11 +176,19 @@ func (r *Retry) Next(c Class, want time.Duration) (wait time.Duration, ok bool) 
 	if wait <= 0 {
 		wait = r.p.Backoff(r.Attempts - 1)
 	}
-	if r.p.Now().Add(wait).After(r.until()) {
-		return wait, false
+	if left := r.Left(); wait > left {
+		// The wait would end past the deadline: a last attempt at the deadline, if there is
+		// time for one, then no more.
+		if left < minLastTry {
+			return wait, false
+		}
+		wait = left
 	}
 	return wait, true
 }
+
+// minLastTry is the least budget left worth a last attempt.
+const minLastTry = 100 * time.Millisecond
 
 // Wait sleeps d on the policy's clock; false if ctx ended first.
 func (r *Retry) Wait(ctx context.Context, d time.Duration) bool { return r.p.Sleep(ctx, d) }
@@ -288,7 +296,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		wait, ok := r.Next(class, want)
 		if !ok {
 			t.log.InfoContext(ctx, "giving up on request", "method", req.Method, "url", redact(req.URL.String()),
-				"reason", reason, "class", class, "attempts", r.Attempts, "elapsed", r.Elapsed().Round(time.Millisecond))
+				"reason", reason, "class", class.String(), "attempts", r.Attempts, "elapsed", r.Elapsed().Round(time.Millisecond).String())
 			if err != nil {
 				return nil, r.GaveUp(err)
 			}
@@ -302,8 +310,8 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			resp.Body.Close()
 		}
 		t.log.InfoContext(ctx, "retrying request", "method", req.Method, "url", redact(req.URL.String()),
-			"reason", reason, "class", class, "attempt", r.Attempts, "wait", wait.Round(time.Millisecond),
-			"left", r.Left().Round(time.Second))
+			"reason", reason, "class", class.String(), "attempt", r.Attempts, "wait", wait.Round(time.Millisecond).String(),
+			"left", r.Left().Round(time.Second).String())
 		if t.retries != nil {
 			t.retries.Add(1)
 		}

@@ -568,7 +568,7 @@ func (j *job) transfer(ctx context.Context, d ocispec.Descriptor) error {
 		if !ok || ctx.Err() != nil {
 			if Classify(err).Retryable() && ctx.Err() == nil {
 				j.cp.log.InfoContext(ctx, "giving up on blob", "digest", d.Digest, "reason", err, "attempts", r.Attempts,
-					"elapsed", r.Elapsed().Round(time.Millisecond))
+					"elapsed", r.Elapsed().Round(time.Millisecond).String())
 				return r.GaveUp(err)
 			}
 			return err
@@ -578,7 +578,7 @@ func (j *job) transfer(ctx context.Context, d ocispec.Descriptor) error {
 			side = string(ce.Side)
 		}
 		j.cp.log.InfoContext(ctx, "retrying blob", "digest", d.Digest, "side", side, "reason", err, "attempt", r.Attempts,
-			"wait", wait.Round(time.Millisecond), "left", r.Left().Round(time.Second), "spooled", sp.full)
+			"wait", wait.Round(time.Millisecond).String(), "left", r.Left().Round(time.Second).String(), "spooled", sp.full)
 		if !r.Wait(ctx, wait) {
 			return err
 		}
