@@ -187,19 +187,20 @@ func (s *side) faults() int {
 
 func newSide(sc Scenario, which Side, seed uint64) *side {
 	s := &side{}
-	if sc.Side != which {
+	if sc.Side != which && sc.Mix[which] == nil {
 		return s
 	}
-	cfg := fault.Config{Seed: seed, Rate: sc.Rate, Kinds: sc.Kinds, Burst: sc.Burst, Delay: sc.Delay, Bandwidth: sc.Bandwidth}
+	cfg := fault.Config{Seed: seed, Rate: sc.Rate, Kinds: sc.Kinds, Burst: sc.Burst, Delay: sc.Delay, Bandwidth: sc.Bandwidth,
+		Shares: sc.Mix[which]}
 	if which == Dst {
 		cfg.Seed += 1000
 	}
 	if sc.Mismatch {
 		bad := "/blobs/" + digest.FromBytes(devstack.RandomBytes(layerSize, seed)).String()
-		cfg.Rate, cfg.Kinds = 1, []fault.Kind{fault.Corrupt}
+		cfg.Rate, cfg.Kinds = 1, []fault.Kind{fault.CorruptStored}
 		cfg.Match = func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, bad) }
 	}
-	if len(cfg.Kinds) > 0 || cfg.Bandwidth > 0 {
+	if len(cfg.Kinds) > 0 || len(cfg.Shares) > 0 || cfg.Bandwidth > 0 {
 		s.inj = fault.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s.registry().ServeHTTP(w, r)
 		}), cfg)

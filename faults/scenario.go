@@ -14,10 +14,11 @@ import (
 // Side is the end of a copy whose traffic is broken.
 type Side string
 
-// The two sides.
+// The two sides, and both at once.
 const (
-	Src Side = "src"
-	Dst Side = "dst"
+	Src  Side = "src"
+	Dst  Side = "dst"
+	Both Side = "both"
 )
 
 // Scenario is one row of the matrix: one fault on one side.
@@ -38,9 +39,25 @@ type Scenario struct {
 	// Token puts Basic auth with an expiring token in front of Side: the token a client got
 	// from its credential helper expires after a few requests, as ECR's does after 12 hours.
 	Token bool
+	// Mix, if set, puts faults on both sides at once, each kind at its own rate (Side is Both).
+	Mix map[Side][]fault.Share
+	// MinOK, if set, is the share of runs that must end with the exact digest; the others must
+	// fail retryably (ecrsync: exit 3), saying what they tried, and never break the destination.
+	// Zero means every run.
+	MinOK float64
 	// Permanent says the copy must fail, fast, with a classified error (exit 1); otherwise it
 	// must succeed with the exact digest.
 	Permanent bool
+}
+
+// mixed is issue 15's pair of faulty registries, rates scaled by k: the destination answers 10%
+// 503, 5% 429 with Retry-After and drops 10% of blob uploads half way; the source answers 5%
+// 503 and damages 10% of blob downloads.
+func mixed(k float64) map[Side][]fault.Share {
+	return map[Side][]fault.Share{
+		Dst: {{Kind: fault.Status503, Rate: 0.10 * k}, {Kind: fault.ThrottleAfter, Rate: 0.05 * k}, {Kind: fault.ResetRequest, Rate: 0.10 * k}},
+		Src: {{Kind: fault.Status503, Rate: 0.05 * k}, {Kind: fault.Corrupt, Rate: 0.10 * k}},
+	}
 }
 
 // ID is a short stable name for logs and -run filters.
@@ -78,5 +95,9 @@ func Matrix() []Scenario {
 	both(Scenario{Name: "403 denied", Kinds: []fault.Kind{fault.Forbidden}, Rate: 1, Permanent: true})
 	both(Scenario{Name: "404 NAME_UNKNOWN", Kinds: []fault.Kind{fault.NotFoundUnknown}, Rate: 1, Permanent: true})
 	out = append(out, Scenario{Name: "digest mismatch that persists", Side: Src, Mismatch: true, Permanent: true})
+	out = append(out,
+		Scenario{Name: "mixed: dst 10% 503, 5% 429+RA, 10% resets; src 5% 503, 10% corrupt", Side: Both, Mix: mixed(1)},
+		Scenario{Name: "mixed x2: dst 20% 503, 10% 429+RA, 20% resets; src 10% 503, 20% corrupt", Side: Both, Mix: mixed(2), MinOK: 0.95},
+	)
 	return out
 }

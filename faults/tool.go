@@ -16,7 +16,9 @@ type Tool struct {
 // Ecrsync is the tool under test, built at bin.
 func Ecrsync(bin string) Tool {
 	return Tool{Name: "ecrsync", Path: bin, Args: func(_, _, src, dst string) []string {
-		return []string{"copy", src, dst, "--output", "json", "--log-level", "debug", "--log-format", "json"}
+		// A retry budget inside the runner's timeout, so that a copy that cannot converge says
+		// so (exit 3, with what it tried) rather than being killed.
+		return []string{"copy", src, dst, "--output", "json", "--log-level", "debug", "--log-format", "json", "--retry-time", "40s"}
 	}}
 }
 

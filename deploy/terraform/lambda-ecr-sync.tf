@@ -22,6 +22,7 @@ module "ecrsync" {
 
   memory_size           = var.memory_size
   timeout               = var.timeout
+  ephemeral_storage     = var.ephemeral_storage
   log_level             = var.log_level
   log_retention_in_days = var.log_retention_in_days
 

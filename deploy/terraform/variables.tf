@@ -176,6 +176,12 @@ variable "timeout" {
   default     = 900
 }
 
+variable "ephemeral_storage" {
+  description = "Size of the function's /tmp in MB (512-10240); ecrsync keeps verified blobs in up to half of it for retries."
+  type        = number
+  default     = 512
+}
+
 variable "log_level" {
   description = "Application log level of the function: TRACE, DEBUG, INFO, WARN, ERROR or FATAL."
   type        = string

@@ -34,6 +34,10 @@ import (
 // PutImage, and an index costs one per child manifest plus one for itself.
 const DefaultECRPutRate = 10
 
+// DefaultECRUploadRate is ECR's default InitiateLayerUpload quota: 100 transactions per second
+// per account and Region (Amazon ECR service quotas). Every blob upload starts with one.
+const DefaultECRUploadRate = 100
+
 // Options configure New. The zero value copies with the engine's defaults, logs nothing, paces
 // manifest PUTs to ECR at DefaultECRPutRate and loads the AWS configuration only if needed.
 type Options struct {
@@ -186,8 +190,15 @@ func (a *App) paceKey(host string) string {
 	return "host/" + strings.ToLower(host)
 }
 
-// rate is the pacer's rate for a key made by paceKey.
+// rate is the pacer's rate for a key made by paceKey and an operation (pace.Put, pace.Upload).
+// Upload starts are paced only on ECR, whose quota is per account and Region.
 func (a *App) rate(key string) float64 {
+	if strings.HasSuffix(key, pace.Upload) {
+		if strings.HasPrefix(key, "ecr/") && a.opts.ECRPutRate >= 0 {
+			return DefaultECRUploadRate
+		}
+		return 0
+	}
 	if strings.HasPrefix(key, "ecr/") {
 		switch r := a.opts.ECRPutRate; {
 		case r == 0:

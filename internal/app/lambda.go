@@ -11,6 +11,7 @@ import (
 
 	"github.com/ecrsync/ecrsync/internal/ecr"
 	"github.com/ecrsync/ecrsync/internal/lambda"
+	"github.com/ecrsync/ecrsync/internal/replicate"
 	"github.com/ecrsync/ecrsync/internal/rules"
 )
 
@@ -27,6 +28,14 @@ func Lambda(ctx context.Context, userAgent string) int {
 	}
 	awslambda.StartWithOptions(h.Handle, awslambda.WithContext(ctx), awslambda.WithEnableSIGTERM())
 	return 0
+}
+
+// lambdaSpoolLimit is the blob spool's bound in Lambda: half of /tmp (the function's ephemeral
+// storage, 512 MB unless the module's ephemeral_storage input says more), never less than the
+// engine's default. The spool's files are unlinked as they are made, so nothing is left in /tmp
+// from one invocation (or one execution environment's process) to the next.
+func lambdaSpoolLimit(tmp string) int64 {
+	return max(diskSize(tmp)/2, replicate.DefaultSpoolLimit)
 }
 
 // LambdaHandler builds the function's handler from its environment (getenv): the config (from
@@ -48,6 +57,9 @@ func LambdaHandler(ctx context.Context, getenv func(string) string, o Options) (
 			return nil, fmt.Errorf("%s=%q: want a positive number of PUTs a second", lambda.EnvPutRate, v)
 		}
 		o.ECRPutRate = rate
+	}
+	if o.Copy.SpoolLimit == 0 {
+		o.Copy.SpoolLimit = lambdaSpoolLimit(os.TempDir())
 	}
 	a, err := New(ctx, o)
 	if err != nil {

@@ -26,12 +26,27 @@ type copyFlags struct {
 	jobs        int
 	noReferrers bool
 	insecure    bool
+	retryTime   time.Duration
 }
 
 func (f *copyFlags) register(cmd *cobra.Command) {
 	cmd.Flags().IntVarP(&f.jobs, "jobs", "j", replicate.DefaultJobs, "blobs copied at once")
 	cmd.Flags().BoolVar(&f.noReferrers, "no-referrers", false, "skip signatures, SBOMs and other referrers")
 	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "allow plain HTTP and unverified TLS for registries that are not on loopback")
+	cmd.Flags().DurationVar(&f.retryTime, "retry-time", registry.DefaultBudget,
+		"how long a copy keeps retrying passing failures (throttling, 5xx, resets); an address where nothing answers gets "+
+			registry.DefaultUnreachableBudget.String())
+}
+
+// check refuses knob values that make no sense.
+func (f *copyFlags) check() error {
+	if f.jobs < 1 {
+		return usageError{fmt.Errorf("--jobs must be at least 1")}
+	}
+	if f.retryTime <= 0 {
+		return usageError{fmt.Errorf("--retry-time must be positive, e.g. 30s or 5m")}
+	}
+	return nil
 }
 
 // warn says, once per run, that --insecure turned off TLS verification.
@@ -57,7 +72,11 @@ With --all-tags, SRC and DST are repositories and every tag is copied (referrer 
 sha256-<hex>.sig come along with the images they refer to), several at once, in one process.
 ECR registries log in with GetAuthorizationToken in their own Region, using the AWS credentials
 of the environment (profile, env, SSO, instance role); other registries use the Docker config and
-its credential helpers (docker login). Registries on loopback are spoken to over plain HTTP.`,
+its credential helpers (docker login). Registries on loopback are spoken to over plain HTTP.
+
+Passing failures (throttling, 5xx, dropped connections, damaged downloads) are retried with
+backoff, each retry logged, for --retry-time; an address where nothing answers for 10 s (a
+refused connection, an unknown host) is given up sooner. Exit 3 then means: run it again later.`,
 		Example: `  ecrsync copy 127.0.0.1:5000/app:v1 127.0.0.1:5001/app
   ecrsync copy 111111111111.dkr.ecr.us-east-1.amazonaws.com/app:prod \
       222222222222.dkr.ecr.eu-west-1.amazonaws.com/app:prod --output json
@@ -76,8 +95,8 @@ its credential helpers (docker login). Registries on loopback are spoken to over
 			if err != nil {
 				return err
 			}
-			if f.jobs < 1 {
-				return usageError{fmt.Errorf("--jobs must be at least 1")}
+			if err := f.check(); err != nil {
+				return err
 			}
 			for _, ref := range args {
 				if _, _, err := replicate.ParseReference(ref); err != nil {
@@ -126,7 +145,8 @@ its credential helpers (docker login). Registries on loopback are spoken to over
 // knobs, and the user agent.
 func (f *copyFlags) options(log *slog.Logger) app.Options {
 	return app.Options{Logger: log, Insecure: f.insecure, UserAgent: "ecrsync/" + Version,
-		Copy: replicate.Options{Jobs: f.jobs, NoReferrers: f.noReferrers}}
+		Retry: registry.RetryPolicy{Budget: f.retryTime},
+		Copy:  replicate.Options{Jobs: f.jobs, NoReferrers: f.noReferrers}}
 }
 
 // hosts returns the registry hosts of refs: ECR ones log in with GetAuthorizationToken in their

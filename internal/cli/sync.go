@@ -51,8 +51,11 @@ failures (throttling, 5xx, network): run it again, 4 (--dry-run) something would
 			if err != nil {
 				return err
 			}
-			if f.jobs < 1 || parallel < 1 {
-				return usageError{fmt.Errorf("--jobs and --parallel must be at least 1")}
+			if err := f.check(); err != nil {
+				return err
+			}
+			if parallel < 1 {
+				return usageError{fmt.Errorf("--parallel must be at least 1")}
 			}
 			if putRate < 0 {
 				return usageError{fmt.Errorf("--put-rate must not be negative")}

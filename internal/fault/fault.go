@@ -32,7 +32,8 @@ const (
 	ThrottleAfter   Kind = "429-retry-after" // 429 with Retry-After: 1
 	ResetRequest    Kind = "reset-request"   // read part of the request body, then drop the connection
 	ResetResponse   Kind = "reset-response"  // send part of the response body, then drop the connection
-	Corrupt         Kind = "corrupt"         // flip a byte of the response body
+	Corrupt         Kind = "corrupt"         // flip a byte of the response body, at a seeded random place: damage on the way
+	CorruptStored   Kind = "corrupt-stored"  // flip the middle byte of the response body every time: bad bytes stored
 	Truncate        Kind = "truncate"        // announce the full length, send half, close
 	Latency         Kind = "latency"         // wait before answering
 	Stall           Kind = "stall"           // answer headers, then stall the body for Config.Stall
@@ -43,7 +44,7 @@ const (
 
 // AllKinds lists every Kind, in the order of the constants above.
 var AllKinds = []Kind{Status500, Status502, Status503, Throttle, ThrottleAfter, ResetRequest, ResetResponse,
-	Corrupt, Truncate, Latency, Stall, Forbidden, ExpiredToken, NotFoundUnknown}
+	Corrupt, CorruptStored, Truncate, Latency, Stall, Forbidden, ExpiredToken, NotFoundUnknown}
 
 // ParseKinds parses a comma-separated list of kinds ("500,502,reset-request").
 func ParseKinds(s string) ([]Kind, error) {
@@ -68,6 +69,10 @@ type Config struct {
 	Rate float64
 	// Kinds are drawn from uniformly for each fault.
 	Kinds []Kind
+	// Shares, if set, replace Rate and Kinds: each request draws one number, and each kind takes
+	// its share of the range (10% 503 and 5% 429 fault 15% of requests). A kind drawn for a
+	// request it cannot apply to (a reset of a body-less request) leaves that request alone.
+	Shares []Share
 	// Match picks eligible requests; nil means every request but the /v2/ ping.
 	Match func(*http.Request) bool
 	// Limit caps the number of faults; 0 means no cap.
@@ -82,6 +87,12 @@ type Config struct {
 	// request through the Injector like one link; 0 means no cap. It applies to every request,
 	// matched or not, and is not counted as a fault.
 	Bandwidth int64
+}
+
+// Share is the part of requests that get one kind of fault.
+type Share struct {
+	Kind Kind
+	Rate float64
 }
 
 // Injector is an http.Handler that injects faults before handing requests to the next handler.
@@ -143,7 +154,7 @@ func (in *Injector) Total() int {
 
 // draw decides, under the lock, whether this request gets a fault and which.
 func (in *Injector) draw(r *http.Request) (Kind, bool) {
-	if in.cfg.Match != nil && !in.cfg.Match(r) || in.cfg.Match == nil && r.URL.Path == "/v2/" || len(in.cfg.Kinds) == 0 {
+	if in.cfg.Match != nil && !in.cfg.Match(r) || in.cfg.Match == nil && r.URL.Path == "/v2/" || len(in.cfg.Kinds) == 0 && len(in.cfg.Shares) == 0 {
 		return "", false
 	}
 	in.mu.Lock()
@@ -155,6 +166,17 @@ func (in *Injector) draw(r *http.Request) (Kind, bool) {
 	if in.burst > 0 && applies(in.burstOf, r) {
 		in.burst--
 		k = in.burstOf
+	} else if len(in.cfg.Shares) > 0 {
+		u, acc := in.rng.Float64(), 0.0
+		for _, sh := range in.cfg.Shares {
+			if acc += sh.Rate; u < acc {
+				k = sh.Kind
+				break
+			}
+		}
+		if k == "" || !applies(k, r) {
+			return "", false
+		}
 	} else {
 		if in.rng.Float64() >= in.cfg.Rate {
 			return "", false
@@ -177,7 +199,7 @@ func applies(k Kind, r *http.Request) bool {
 	switch k {
 	case ResetRequest:
 		return r.ContentLength > 1024 || r.ContentLength < 0 && r.Method != http.MethodGet && r.Method != http.MethodHead
-	case ResetResponse, Corrupt, Truncate, Stall:
+	case ResetResponse, Corrupt, CorruptStored, Truncate, Stall:
 		return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/")
 	}
 	return true
@@ -219,8 +241,13 @@ func (in *Injector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case ResetRequest:
 		io.CopyN(io.Discard, r.Body, max(r.ContentLength/2, 512))
 		hijackClose(w, false)
-	case ResetResponse, Truncate, Corrupt, Stall:
-		in.next.ServeHTTP(&faultyWriter{ResponseWriter: w, kind: k, delay: in.cfg.Delay}, r)
+	case ResetResponse, Truncate, CorruptStored, Stall:
+		in.next.ServeHTTP(&faultyWriter{ResponseWriter: w, kind: k, delay: in.cfg.Delay, at: -1}, r)
+	case Corrupt:
+		in.mu.Lock()
+		at := in.rng.Float64()
+		in.mu.Unlock()
+		in.next.ServeHTTP(&faultyWriter{ResponseWriter: w, kind: k, delay: in.cfg.Delay, at: at}, r)
 	}
 }
 
@@ -229,6 +256,7 @@ type faultyWriter struct {
 	http.ResponseWriter
 	kind    Kind
 	delay   time.Duration
+	at      float64 // where Corrupt flips a byte, as a share of the length; < 0 the middle
 	length  int64
 	written int64
 	broken  bool
@@ -246,10 +274,14 @@ func (f *faultyWriter) Write(p []byte) (int, error) {
 		return 0, http.ErrHandlerTimeout
 	}
 	half := f.length / 2
+	flip := half
+	if f.at >= 0 {
+		flip = min(int64(f.at*float64(f.length)), max(f.length-1, 0))
+	}
 	switch {
-	case f.kind == Corrupt && f.written <= half && half < f.written+int64(len(p)):
+	case (f.kind == Corrupt || f.kind == CorruptStored) && f.written <= flip && flip < f.written+int64(len(p)):
 		q := append([]byte(nil), p...)
-		q[half-f.written] ^= 0xff
+		q[flip-f.written] ^= 0xff
 		f.written += int64(len(p))
 		return f.ResponseWriter.Write(q)
 	case f.kind == Stall && f.written <= half && half < f.written+int64(len(p)):

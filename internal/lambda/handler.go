@@ -20,6 +20,7 @@ import (
 	"github.com/ecrsync/ecrsync/internal/gate"
 	"github.com/ecrsync/ecrsync/internal/promote"
 	"github.com/ecrsync/ecrsync/internal/reconcile"
+	"github.com/ecrsync/ecrsync/internal/registry"
 	"github.com/ecrsync/ecrsync/internal/replicate"
 	"github.com/ecrsync/ecrsync/internal/rules"
 )
@@ -50,6 +51,9 @@ type Handler struct {
 	// Margin is how long before the invocation's deadline a reconcile stops starting copies;
 	// 0 means DefaultReconcileMargin.
 	Margin time.Duration
+	// RetryMargin is how long before the invocation's deadline copies stop retrying passing
+	// failures, to leave time to report; 0 means DefaultRetryMargin.
+	RetryMargin time.Duration
 	// Logger gets one line per event and destination; nil discards.
 	Logger *slog.Logger
 	// Metrics adds CloudWatch Embedded Metric Format fields to those lines.
@@ -61,6 +65,26 @@ type Handler struct {
 	Gate *promote.Checker
 	// Untagger removes destination tags for rules with propagate_deletes (delete.go).
 	Untagger Untagger
+}
+
+// DefaultRetryMargin leaves the end of an invocation for the answer: copies retry passing
+// failures (throttling, 5xx, resets) until the invocation's deadline less this margin, then the
+// event fails as retryable and Lambda's own retries or the reconcile take it up.
+const DefaultRetryMargin = 10 * time.Second
+
+// retryDeadline sets ctx's retry deadline from the invocation's deadline, if it has one (the
+// Lambda runtime's does; `ecrsync handle` and dev have none, and copies then use the client's
+// retry budget).
+func (h *Handler) retryDeadline(ctx context.Context) context.Context {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return ctx
+	}
+	margin := h.RetryMargin
+	if margin <= 0 {
+		margin = DefaultRetryMargin
+	}
+	return registry.WithRetryDeadline(ctx, dl.Add(-margin))
 }
 
 // DefaultNamespace is the CloudWatch namespace of ecrsync's metrics.

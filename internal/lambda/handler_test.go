@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -106,7 +107,7 @@ rules:
 	}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.h = newHandler(t, cfg, app.Options{Logger: log, AWS: &e.awsCfg,
-		Retry: registry.RetryPolicy{Base: time.Millisecond, Max: 20 * time.Millisecond}}, app.HandlerOptions{Metrics: true})
+		Retry: registry.RetryPolicy{Base: time.Millisecond, Max: 20 * time.Millisecond, Budget: 3 * time.Second}}, app.HandlerOptions{Metrics: true})
 	return e
 }
 
@@ -285,7 +286,7 @@ func TestFailuresSayWhetherARetryHelpsAndWhatToFix(t *testing.T) {
 					t.Fatal(err)
 				}
 			}, fix: "immutable", cause: registry.ErrTagImmutable, copied: 1},
-		{name: "destination registry down", prepare: func(t *testing.T, e *env) { e.dst.Close() }, retryable: true},
+		{name: "destination registry down", prepare: downRegistry, retryable: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -443,4 +444,26 @@ func TestOnFailureRecordReplaysItsEvent(t *testing.T) {
 			t.Errorf("%s:v1 = %q, want %s", repo, got, d.Digest)
 		}
 	}
+}
+
+// downRegistry stops the destination registry and keeps its address taken by a listener that
+// drops every connection, so no other test's server can take the freed port and answer in its
+// place.
+func downRegistry(t *testing.T, e *env) {
+	addr := e.dst.Addr
+	e.dst.Close()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("keeping the stopped registry's address %s: %v", addr, err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
 }

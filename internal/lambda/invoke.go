@@ -17,6 +17,7 @@ import (
 // batch failures: only the messages that failed go back to the queue). Malformed input is
 // logged at error level and acknowledged: no retry can fix it.
 func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (any, error) {
+	ctx = h.retryDeadline(ctx)
 	in, err := event.Decode(payload)
 	if err != nil {
 		o := Outcome{Outcome: OutcomeMalformed, Reason: err.Error()}

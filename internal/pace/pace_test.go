@@ -118,7 +118,55 @@ func TestTransportPacesManifestPutsOnlyAndReportsThrottling(t *testing.T) {
 	if len(c.waits) != 1 || c.waits[0] != time.Second {
 		t.Fatalf("waits %v, want one of 1s (rate 1, burst 1)", c.waits)
 	}
-	if code := do(http.MethodPut, "/v2/app/manifests/busy"); code != http.StatusTooManyRequests || p.Throttles("reg") != 1 {
-		t.Fatalf("status %d, %d throttles recorded, want 429 and 1", code, p.Throttles("reg"))
+	if code := do(http.MethodPut, "/v2/app/manifests/busy"); code != http.StatusTooManyRequests || p.Throttles("reg"+pace.Put) != 1 {
+		t.Fatalf("status %d, %d throttles recorded, want 429 and 1", code, p.Throttles("reg"+pace.Put))
+	}
+	// Upload starts (InitiateLayerUpload on ECR) are paced under their own key.
+	n := len(c.waits)
+	do(http.MethodPost, "/v2/app/blobs/uploads/")
+	do(http.MethodPost, "/v2/app/blobs/uploads/")
+	if len(c.waits) != n+1 {
+		t.Fatalf("waits %v, want one more for the second upload start", c.waits)
+	}
+}
+
+// TestPacerSlowsOnThrottlingAndRecovers: a 429 halves the rate (once per burst of 429s), down
+// to a floor; quiet seconds give it back, additively, up to the configured rate.
+func TestPacerSlowsOnThrottlingAndRecovers(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: time.Unix(0, 0)}
+	p := pace.New(pace.Options{Rate: func(string) float64 { return 10 }, Now: c.now, After: c.after})
+	ctx := context.Background()
+	p.Wait(ctx, "k")
+	p.Throttled("k")
+	p.Throttled("k") // the same burst: counted, not cut again
+	if r := p.Rate("k"); r != 5 {
+		t.Fatalf("rate %v after a burst of 429s, want 5", r)
+	}
+	// At 5 a second, ten requests take about two seconds now, not one.
+	before := c.now()
+	for range 10 {
+		p.Wait(ctx, "k")
+	}
+	if took := c.now().Sub(before); took < 1500*time.Millisecond {
+		t.Fatalf("10 requests took %s after the cut, want about 2s", took)
+	}
+	for range 10 { // a 429 each second: down to where a second's recovery meets the cut (0.5)
+		c.after(time.Second)
+		p.Throttled("k")
+	}
+	if r := p.Rate("k"); r < 0.2 || r > 0.6 {
+		t.Fatalf("rate %v after a 429 a second, want about 0.5 and at least the floor 0.2", r)
+	}
+	c.after(10 * time.Second) // quiet: half of the configured rate back
+	if r := p.Rate("k"); r < 5 || r > 5.6 {
+		t.Fatalf("rate %v after 10 quiet seconds, want about 5.5", r)
+	}
+	c.after(time.Minute)
+	if r := p.Rate("k"); r != 10 {
+		t.Fatalf("rate %v after a quiet minute, want the configured 10", r)
+	}
+	if p.Throttles("k") != 12 {
+		t.Fatalf("%d throttles recorded, want 12", p.Throttles("k"))
 	}
 }

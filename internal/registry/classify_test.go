@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // classRows is every HTTP status and transport error the code tells apart, with its class.
@@ -141,12 +142,12 @@ func TestRetryTransportFollowsTheTable(t *testing.T) {
 func TestDefaultRetryPolicyCannotBeChangedFromOutside(t *testing.T) {
 	t.Parallel()
 	p := DefaultRetryPolicy()
-	p.Attempts = 1
-	if DefaultRetryPolicy().Attempts != DefaultAttempts {
+	p.Budget = time.Second
+	if DefaultRetryPolicy().Budget != DefaultBudget {
 		t.Fatal("changing a returned policy changed the default")
 	}
-	c := New(Options{Retry: RetryPolicy{Attempts: 3}})
-	if got := c.RetryPolicy(); got.Attempts != 3 || got.Base != DefaultBase || got.Max != DefaultMax {
-		t.Fatalf("RetryPolicy() = %+v, want 3 attempts and the default backoff", got)
+	c := New(Options{Retry: RetryPolicy{Budget: 3 * time.Second}})
+	if got := c.RetryPolicy(); got.Budget != 3*time.Second || got.Base != DefaultBase || got.Max != DefaultMax || got.Unreachable != DefaultUnreachableBudget {
+		t.Fatalf("RetryPolicy() = %+v, want a 3 s budget and the default backoff", got)
 	}
 }

@@ -72,7 +72,7 @@ func New(opts Options) *Client {
 	if opts.UserAgent == "" {
 		opts.UserAgent = "ecrsync"
 	}
-	opts.Retry = opts.Retry.withDefaults()
+	opts.Retry = opts.Retry.WithDefaults()
 	base := opts.Transport
 	if base == nil {
 		base = NewTransport(opts.Insecure)
@@ -356,16 +356,16 @@ func (r *Repository) Blob(ctx context.Context, d digest.Digest, size int64) (io.
 	}
 	if resp.ContentLength >= 0 && size >= 0 && resp.ContentLength != size {
 		resp.Body.Close()
-		return nil, fmt.Errorf("blob %s: registry says %d bytes, descriptor says %d: %w", d, resp.ContentLength, size, ErrDigestMismatch)
+		return nil, &MismatchError{Want: d, Size: resp.ContentLength, WantSize: size}
 	}
-	return &verifier{rc: resp.Body, d: d, v: d.Verifier(), want: size}, nil
+	return &verifier{rc: resp.Body, d: d, h: d.Algorithm().Digester(), want: size}, nil
 }
 
 // verifier checks a blob's digest and size as it streams.
 type verifier struct {
 	rc   io.ReadCloser
 	d    digest.Digest
-	v    digest.Verifier
+	h    digest.Digester
 	n    int64
 	want int64
 }
@@ -373,13 +373,13 @@ type verifier struct {
 func (v *verifier) Read(p []byte) (int, error) {
 	n, err := v.rc.Read(p)
 	v.n += int64(n)
-	v.v.Write(p[:n])
+	v.h.Hash().Write(p[:n])
 	if err == io.EOF {
 		if v.want >= 0 && v.n != v.want {
-			return n, fmt.Errorf("blob %s: read %d bytes, want %d: %w", v.d, v.n, v.want, ErrDigestMismatch)
+			return n, &MismatchError{Want: v.d, Got: v.h.Digest(), Size: v.n, WantSize: v.want}
 		}
-		if !v.v.Verified() {
-			return n, fmt.Errorf("blob %s: content does not match its digest: %w", v.d, ErrDigestMismatch)
+		if got := v.h.Digest(); got != v.d {
+			return n, &MismatchError{Want: v.d, Got: got, Size: v.n, WantSize: v.want}
 		}
 	}
 	return n, err

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/opencontainers/go-digest"
 )
 
 // Sentinel errors. Branch on them with errors.Is; *Error unwraps to the one that fits.
@@ -122,6 +124,34 @@ func responseError(resp *http.Response) error {
 		e.Message = strings.TrimSpace(string(body))
 	}
 	return e
+}
+
+// MismatchError is a blob whose bytes do not hash to the digest that named them, or whose size
+// is not the descriptor's. It is errors.Is ErrDigestMismatch. Got tells random damage on the way
+// (another digest each time) from a source that stores bad bytes (the same wrong digest again).
+type MismatchError struct {
+	Want     digest.Digest
+	Got      digest.Digest // "" when the registry announced the wrong size and nothing was read
+	Size     int64         // bytes read, or announced
+	WantSize int64
+}
+
+func (e *MismatchError) Error() string {
+	switch {
+	case e.Got == "":
+		return fmt.Sprintf("blob %s: registry says %d bytes, descriptor says %d: %v", e.Want, e.Size, e.WantSize, ErrDigestMismatch)
+	case e.WantSize >= 0 && e.Size != e.WantSize:
+		return fmt.Sprintf("blob %s: read %d bytes, want %d: %v", e.Want, e.Size, e.WantSize, ErrDigestMismatch)
+	}
+	return fmt.Sprintf("blob %s: content does not match its digest (got %s): %v", e.Want, e.Got, ErrDigestMismatch)
+}
+
+// Is makes errors.Is(err, ErrDigestMismatch) hold.
+func (e *MismatchError) Is(target error) bool { return target == ErrDigestMismatch }
+
+// Same reports whether two mismatches read the same wrong bytes (or announced the same wrong size).
+func (e *MismatchError) Same(o *MismatchError) bool {
+	return o != nil && e.Want == o.Want && e.Got == o.Got && e.Size == o.Size
 }
 
 // redact drops the query string and user info of a URL: presigned URLs (S3 layer downloads on ECR)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -13,54 +14,231 @@ import (
 	"time"
 )
 
-// RetryPolicy says how a request that failed for a passing reason is tried again.
-// The zero value means DefaultRetryPolicy().
+// RetryPolicy says how a request or a blob transfer that failed for a passing reason is tried
+// again: until a time budget runs out, not a count. The zero value means DefaultRetryPolicy().
 type RetryPolicy struct {
-	// Attempts is the most times one request is sent, the first included.
+	// Budget is how long one operation (a copy, or a request made outside one) keeps retrying
+	// transient failures, counted from its start; a deadline set with WithRetryDeadline (the
+	// Lambda invocation's, less a margin) takes its place. 0 means DefaultBudget.
+	Budget time.Duration
+	// Unreachable is the shorter budget of a failure classified Unreachable (connection refused,
+	// no such host: usually a typo), counted from the first such failure; 0 means
+	// DefaultUnreachableBudget.
+	Unreachable time.Duration
+	// Attempts, if positive, also caps how many times one request is sent, the first included;
+	// 0 means only the budget bounds retries.
 	Attempts int
-	// Base is the first backoff; each retry doubles it, with full jitter.
+	// Base is the ceiling of the first backoff; each retry doubles it. Waits are drawn with full
+	// jitter, uniformly between 0 and the ceiling.
 	Base time.Duration
 	// Max caps one backoff, and a Retry-After the registry asks for.
 	Max time.Duration
+	// Clock tells the time and waits; nil means the real one. Tests pass a fake clock so that
+	// nothing sleeps through a real backoff.
+	Clock Clock
 }
 
-// The default retry policy rides out a registry restart or a burst of 429s (ECR's PutImage
-// quota is 10 TPS per account and Region) within about half a minute, well inside a Lambda
-// invocation.
+// Clock is the time source of retries: Now, and Sleep, which waits d or until ctx ends and
+// reports whether the whole wait passed.
+type Clock interface {
+	Now() time.Time
+	Sleep(ctx context.Context, d time.Duration) bool
+}
+
+// The default retry policy. A copy rides out minutes of throttling or a registry restart: a
+// burst of 300 pushes against ECR's PutImage quota (10 TPS per account and Region) takes tens
+// of seconds to drain, and a fixed count of attempts gave up inside it (issue 15). Nothing
+// answering at an address is usually a typo, so it gets seconds, not minutes.
 const (
-	DefaultAttempts = 8
-	DefaultBase     = 250 * time.Millisecond
-	DefaultMax      = 10 * time.Second
+	DefaultBudget            = 3 * time.Minute
+	DefaultUnreachableBudget = 10 * time.Second
+	DefaultBase              = 250 * time.Millisecond
+	DefaultMax               = 10 * time.Second
 )
 
-// DefaultRetryPolicy returns the policy of DefaultAttempts, DefaultBase and DefaultMax. It is a
-// function, not a variable: no package can change every client's policy behind its back.
+// DefaultRetryPolicy returns the policy of DefaultBudget, DefaultUnreachableBudget, DefaultBase
+// and DefaultMax on the real clock. It is a function, not a variable: no package can change
+// every client's policy behind its back.
 func DefaultRetryPolicy() RetryPolicy {
-	return RetryPolicy{Attempts: DefaultAttempts, Base: DefaultBase, Max: DefaultMax}
+	return RetryPolicy{Budget: DefaultBudget, Unreachable: DefaultUnreachableBudget, Base: DefaultBase, Max: DefaultMax, Clock: realClock{}}
 }
 
-func (p RetryPolicy) withDefaults() RetryPolicy {
+// WithDefaults returns p with its zero fields set from DefaultRetryPolicy.
+func (p RetryPolicy) WithDefaults() RetryPolicy {
 	d := DefaultRetryPolicy()
-	if p.Attempts > 0 {
-		d.Attempts = p.Attempts
+	if p.Budget > 0 {
+		d.Budget = p.Budget
 	}
+	if p.Unreachable > 0 {
+		d.Unreachable = p.Unreachable
+	}
+	d.Attempts = p.Attempts
 	if p.Base > 0 {
 		d.Base = p.Base
 	}
 	if p.Max > 0 {
 		d.Max = p.Max
 	}
+	if p.Clock != nil {
+		d.Clock = p.Clock
+	}
 	return d
 }
 
-// Backoff returns the wait before retry n (0-based): full jitter over an exponential ceiling.
+// Backoff returns the wait before retry n (0-based): full jitter, uniformly drawn between 0 and
+// an exponential ceiling of Base<<n capped at Max, so that clients throttled together do not
+// return together.
 func (p RetryPolicy) Backoff(n int) time.Duration {
 	ceil := p.Base << min(n, 16)
 	if ceil <= 0 || ceil > p.Max {
 		ceil = p.Max
 	}
-	return ceil/2 + rand.N(ceil/2+1)
+	return rand.N(ceil + 1)
 }
+
+// Now returns the policy clock's time.
+func (p RetryPolicy) Now() time.Time { return p.clock().Now() }
+
+// Sleep waits d on the policy's clock, or until ctx ends; false if ctx ended first.
+func (p RetryPolicy) Sleep(ctx context.Context, d time.Duration) bool { return p.clock().Sleep(ctx, d) }
+
+func (p RetryPolicy) clock() Clock {
+	if p.Clock == nil {
+		return realClock{}
+	}
+	return p.Clock
+}
+
+// Deadline returns when retries of an operation that started at start must stop: ctx's retry
+// deadline (WithRetryDeadline) if it has one, else start plus the budget.
+func (p RetryPolicy) Deadline(ctx context.Context, start time.Time) time.Time {
+	if t, ok := RetryDeadline(ctx); ok {
+		return t
+	}
+	b := p.Budget
+	if b <= 0 {
+		b = DefaultBudget
+	}
+	return start.Add(b)
+}
+
+// Retry is the retry state of one operation: when it started, its deadline, the attempts so
+// far, and whether it met an unreachable address (which shortens its deadline).
+type Retry struct {
+	p           RetryPolicy
+	start       time.Time
+	deadline    time.Time
+	unreachable time.Time // first Unreachable failure; zero if none
+	// Attempts counts the attempts made so far (Next counts them).
+	Attempts int
+}
+
+// Start begins the retry state of an operation under ctx.
+func (p RetryPolicy) Start(ctx context.Context) *Retry {
+	now := p.Now()
+	return &Retry{p: p, start: now, deadline: p.Deadline(ctx, now)}
+}
+
+// Left is how much of the budget remains.
+func (r *Retry) Left() time.Duration { return r.until().Sub(r.p.Now()) }
+
+// Elapsed is the time since the operation started.
+func (r *Retry) Elapsed() time.Duration { return r.p.Now().Sub(r.start) }
+
+func (r *Retry) until() time.Time {
+	if !r.unreachable.IsZero() {
+		u := r.p.Unreachable
+		if u <= 0 {
+			u = DefaultUnreachableBudget
+		}
+		if t := r.unreachable.Add(u); t.Before(r.deadline) {
+			return t
+		}
+	}
+	return r.deadline
+}
+
+// Next records a failed attempt of class c and returns how long to wait before the next one:
+// want if the server asked for it (Retry-After), else the backoff. ok is false when the
+// failure is permanent, the attempts cap is reached, or the wait would end past the deadline.
+func (r *Retry) Next(c Class, want time.Duration) (wait time.Duration, ok bool) {
+	r.Attempts++
+	if !c.Retryable() {
+		return 0, false
+	}
+	if c == Unreachable && r.unreachable.IsZero() {
+		r.unreachable = r.p.Now()
+	}
+	if r.p.Attempts > 0 && r.Attempts >= r.p.Attempts {
+		return 0, false
+	}
+	wait = want
+	if wait <= 0 {
+		wait = r.p.Backoff(r.Attempts - 1)
+	}
+	if left := r.Left(); wait > left {
+		// The wait would end past the deadline: a last attempt at the deadline, if there is
+		// time for one, then no more.
+		if left < minLastTry {
+			return wait, false
+		}
+		wait = left
+	}
+	return wait, true
+}
+
+// minLastTry is the least budget left worth a last attempt.
+const minLastTry = 100 * time.Millisecond
+
+// Wait sleeps d on the policy's clock; false if ctx ended first.
+func (r *Retry) Wait(ctx context.Context, d time.Duration) bool { return r.p.Sleep(ctx, d) }
+
+// GaveUp wraps the last error of an operation whose retries ran out, saying what was tried.
+func (r *Retry) GaveUp(err error) error {
+	if r.Attempts <= 1 {
+		return err
+	}
+	return &RetryError{Attempts: r.Attempts, Elapsed: r.Elapsed(), Err: err}
+}
+
+// RetryError is an operation that kept failing for passing reasons until its retry budget ran
+// out. It unwraps to the last failure, so it classifies as that failure does.
+type RetryError struct {
+	Attempts int
+	Elapsed  time.Duration
+	Err      error
+}
+
+func (e *RetryError) Error() string {
+	return fmt.Sprintf("gave up after %d attempts in %s: %v", e.Attempts, e.Elapsed.Round(time.Millisecond), e.Err)
+}
+
+func (e *RetryError) Unwrap() error { return e.Err }
+
+type retryDeadlineKey struct{}
+
+// WithRetryDeadline returns ctx with a time after which no request or blob transfer made with it
+// is retried: the Lambda sets its invocation's deadline less a margin, so a copy retries as long
+// as the invocation can still report. An earlier retry deadline already in ctx is kept.
+func WithRetryDeadline(ctx context.Context, t time.Time) context.Context {
+	if old, ok := RetryDeadline(ctx); ok && old.Before(t) {
+		return ctx
+	}
+	return context.WithValue(ctx, retryDeadlineKey{}, t)
+}
+
+// RetryDeadline returns the retry deadline of ctx, if one was set.
+func RetryDeadline(ctx context.Context) (time.Time, bool) {
+	t, ok := ctx.Value(retryDeadlineKey{}).(time.Time)
+	return t, ok
+}
+
+// realClock is the wall clock.
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) Sleep(ctx context.Context, d time.Duration) bool { return Sleep(ctx, d) }
 
 // Sleep waits d or until ctx ends; it reports false if ctx ended first or its deadline is
 // closer than d (waiting would be pointless).
@@ -91,39 +269,55 @@ type retryTransport struct {
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 	reauthed := 0
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 && req.GetBody != nil {
+	r := t.policy.Start(ctx)
+	for {
+		if r.Attempts > 0 && req.GetBody != nil {
 			body, err := req.GetBody()
 			if err != nil {
 				return nil, err
 			}
-			req = req.Clone(req.Context())
+			req = req.Clone(ctx)
 			req.Body = body
 		}
 		resp, err := t.next.RoundTrip(req)
-		wait, retry := t.classify(resp, err, &reauthed)
-		if !retry || !replayable || attempt+1 >= t.policy.Attempts {
+		want, retry := t.classify(resp, err, &reauthed)
+		if !retry || !replayable {
 			return resp, err
 		}
-		if wait == 0 {
-			wait = t.policy.Backoff(attempt)
+		class, reason := Transient, ""
+		if err != nil {
+			class, reason = Classify(err), err.Error()
+		} else {
+			reason = resp.Status
 		}
-		status := 0
+		wait, ok := r.Next(class, want)
+		if !ok {
+			t.log.InfoContext(ctx, "giving up on request", "method", req.Method, "url", redact(req.URL.String()),
+				"reason", reason, "class", class.String(), "attempts", r.Attempts, "elapsed", r.Elapsed().Round(time.Millisecond).String())
+			if err != nil {
+				return nil, r.GaveUp(err)
+			}
+			if r.Attempts > 1 {
+				return nil, r.GaveUp(responseError(resp))
+			}
+			return resp, nil
+		}
 		if resp != nil {
-			status = resp.StatusCode
 			io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 			resp.Body.Close()
 		}
-		t.log.DebugContext(req.Context(), "retrying request", "method", req.Method, "url", redact(req.URL.String()),
-			"status", status, "err", err, "attempt", attempt+1, "wait", wait)
+		t.log.InfoContext(ctx, "retrying request", "method", req.Method, "url", redact(req.URL.String()),
+			"reason", reason, "class", class.String(), "attempt", r.Attempts, "wait", wait.Round(time.Millisecond).String(),
+			"left", r.Left().Round(time.Second).String())
 		if t.retries != nil {
 			t.retries.Add(1)
 		}
-		if !Sleep(req.Context(), wait) {
+		if !r.Wait(ctx, wait) {
 			if err == nil {
-				err = context.Cause(req.Context())
+				err = context.Cause(ctx)
 				if err == nil {
 					err = context.DeadlineExceeded
 				}
@@ -185,7 +379,7 @@ func (t *retryTransport) retryAfter(resp *http.Response) time.Duration {
 	if s, err := strconv.Atoi(v); err == nil {
 		d = time.Duration(s) * time.Second
 	} else if at, err := http.ParseTime(v); err == nil {
-		d = time.Until(at)
+		d = at.Sub(t.policy.Now())
 	}
 	if d <= 0 {
 		return 0

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,10 +34,10 @@ const (
 	// registries' disks, not by our CPU; eight streams keep a 2-core machine and a registry busy
 	// without thrashing either.
 	DefaultJobs = 8
-	// DefaultBlobAttempts is how many times one blob is streamed from the source before the copy
-	// gives up: each attempt opens the source again, so a reset mid-upload or a corrupted download
-	// costs one blob, not the whole copy.
-	DefaultBlobAttempts = 5
+	// DefaultSpoolLimit bounds the disk the spool uses at once: 256 MiB, half of Lambda's
+	// default ephemeral storage (512 MB of /tmp), leaving room for anything else there. With
+	// DefaultJobs blobs in flight, layers up to 32 MiB are all kept; larger ones as room allows.
+	DefaultSpoolLimit = 256 << 20
 	// maxReferrerDepth bounds how deep referrers of referrers are followed (an SBOM's signature is 2).
 	maxReferrerDepth = 3
 )
@@ -61,8 +62,13 @@ type Options struct {
 	Jobs int
 	// NoReferrers skips OCI referrers and cosign-style sha256-<hex>.sig/.att/.sbom tags.
 	NoReferrers bool
-	// BlobAttempts bounds attempts per blob; 0 means DefaultBlobAttempts.
-	BlobAttempts int
+	// SpoolDir is where verified blobs are kept for a retry after a destination failure; ""
+	// means os.TempDir() (in Lambda, /tmp: its ephemeral storage).
+	SpoolDir string
+	// SpoolLimit bounds the bytes kept in SpoolDir at once, over every copy of the Copier; 0
+	// means DefaultSpoolLimit, less than 0 no spool. A blob that does not fit streams from the
+	// source on every attempt.
+	SpoolLimit int64
 	// Logger receives one Info line per copy and Debug detail; nil discards.
 	Logger *slog.Logger
 	// Progress, if set, is called as bytes move (from many goroutines; keep it cheap).
@@ -108,6 +114,7 @@ type Copier struct {
 	present sync.Map // host/repo@digest -> time.Time
 	noAPI   sync.Map // source host -> when it was found without a referrers API
 
+	spool    *spool
 	mu       sync.Mutex
 	inflight map[string]*once    // dst repo@digest -> the upload in flight
 	tags     map[string][]string // src repo -> tags a batch caller already listed (KnowTags)
@@ -131,14 +138,15 @@ func New(c *registry.Client, opts Options) *Copier {
 	if opts.Jobs <= 0 {
 		opts.Jobs = DefaultJobs
 	}
-	if opts.BlobAttempts <= 0 {
-		opts.BlobAttempts = DefaultBlobAttempts
+	if opts.SpoolLimit == 0 {
+		opts.SpoolLimit = DefaultSpoolLimit
 	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Copier{c: c, opts: opts, log: log, inflight: map[string]*once{}, tags: map[string][]string{}}
+	return &Copier{c: c, opts: opts, log: log, inflight: map[string]*once{}, tags: map[string][]string{},
+		spool: &spool{dir: opts.SpoolDir, limit: opts.SpoolLimit}}
 }
 
 // KnowTags tells the Copier the tags of a source repository, so that copies from it in a batch
@@ -202,8 +210,13 @@ func (cp *Copier) Copy(ctx context.Context, src, dst string) (*Result, error) {
 
 // CopyRef copies srcRef (a tag or digest) of srcRepo to dstRef of dstRepo; an empty dstRef
 // means srcRef when it is a tag, else by digest only.
+//
+// Passing failures are retried until the copy's retry deadline: ctx's (registry.WithRetryDeadline,
+// which the Lambda sets from its invocation's deadline), else the client's retry budget from now.
 func (cp *Copier) CopyRef(ctx context.Context, srcRepo name.Repository, srcRef string, dstRepo name.Repository, dstRef string) (*Result, error) {
 	start := time.Now()
+	policy := cp.c.RetryPolicy()
+	ctx = registry.WithRetryDeadline(ctx, policy.Deadline(ctx, policy.Now()))
 	if dstRef == "" && !isDigest(srcRef) {
 		dstRef = srcRef
 	}
@@ -493,43 +506,103 @@ func (j *job) ensureBlob(ctx context.Context, d ocispec.Descriptor) error {
 		j.progress(0)
 		return nil
 	}
-	var last error
-	mismatches := 0
-	for attempt := 0; attempt < j.cp.opts.BlobAttempts; attempt++ {
-		if attempt > 0 {
-			wait := j.cp.c.RetryPolicy().Backoff(attempt - 1)
-			j.cp.log.DebugContext(ctx, "retrying blob", "digest", d.Digest, "attempt", attempt+1, "err", last, "wait", wait)
-			if !registry.Sleep(ctx, wait) {
-				break
+	return j.transfer(ctx, d)
+}
+
+// transfer moves blob d from the source to the destination, retrying passing failures of
+// either side until the copy's retry deadline (registry.RetryPolicy.Deadline). The first attempt
+// streams source to destination and keeps the verified bytes in the spool as they pass; when
+// the destination fails, the rest of the source is read into the spool, so the next attempts
+// upload from disk and meet only the destination's faults. When the source fails (reset,
+// truncated, corrupted), the next attempt reads the source alone into the spool, then uploads.
+// A blob the spool cannot hold streams from the source on every attempt. The same wrong
+// bytes read twice in a row mean the source stores them: permanent.
+func (j *job) transfer(ctx context.Context, d ocispec.Descriptor) error {
+	r := j.cp.c.RetryPolicy().Start(ctx)
+	sp := j.cp.spool.open(ctx, d.Size, j.cp.log)
+	defer sp.close()
+	var prev *registry.MismatchError // the last source read's mismatch, if it failed so
+	same := 0                        // how many source reads in a row read prev's wrong bytes
+	need := sameReadsForCorrupt(d.Size)
+	for {
+		var err error
+		srcRead := false
+		switch {
+		case sp.full:
+			err = j.upload(ctx, d, sp)
+		case sp.srcOnly:
+			srcRead = true
+			if err = j.fetch(ctx, d, sp); err == nil {
+				prev, same = nil, 0
+				continue // the bytes are in: upload them at once
 			}
+		default:
+			srcRead = true
+			err = j.stream(ctx, d, sp)
 		}
-		last = j.stream(ctx, d)
-		if errors.Is(last, registry.ErrDigestMismatch) {
-			mismatches++
-		}
-		if last == nil {
+		if err == nil {
 			atomic.AddInt64(&j.res.Blobs, 1)
 			j.remember(d.Digest)
 			j.progress(0)
 			return nil
 		}
-		if !Retryable(last) || ctx.Err() != nil {
-			break
+		var me *registry.MismatchError
+		var ce *CopyError
+		srcFailed := errors.As(err, &ce) && ce.Side == Src
+		switch {
+		case errors.As(err, &me) && me.Same(prev):
+			if same++; same >= need {
+				// The same wrong bytes again and again: the source stores them, and no retry fixes it.
+				return &PermanentError{Err: fmt.Errorf("source blob %s@%s read the same wrong content %d times in a row (%s): %w",
+					j.src, d.Digest, same, me.Got, err)}
+			}
+		case me != nil:
+			prev, same = me, 1
+		case srcRead && srcFailed:
+			prev, same = nil, 0
+		}
+		if srcFailed && sp.f != nil {
+			sp.srcOnly = true // read the source alone next time
+		}
+		wait, ok := r.Next(Classify(err), 0)
+		if !ok || ctx.Err() != nil {
+			if Classify(err).Retryable() && ctx.Err() == nil {
+				j.cp.log.InfoContext(ctx, "giving up on blob", "digest", d.Digest, "reason", err, "attempts", r.Attempts,
+					"elapsed", r.Elapsed().Round(time.Millisecond).String())
+				return r.GaveUp(err)
+			}
+			return err
+		}
+		side := ""
+		if ce != nil {
+			side = string(ce.Side)
+		}
+		j.cp.log.InfoContext(ctx, "retrying blob", "digest", d.Digest, "side", side, "reason", err, "attempt", r.Attempts,
+			"wait", wait.Round(time.Millisecond).String(), "left", r.Left().Round(time.Second).String(), "spooled", sp.full)
+		if !r.Wait(ctx, wait) {
+			return err
 		}
 	}
-	if mismatches == j.cp.opts.BlobAttempts {
-		// Every download failed verification: the source holds bad bytes, and no retry later
-		// fixes that.
-		return &PermanentError{Err: fmt.Errorf("source blob %s@%s did not match its digest in %d downloads: %w",
-			j.src, d.Digest, mismatches, last)}
+}
+
+// sameReadsForCorrupt is how many source reads in a row must bring the same wrong bytes before
+// the source is taken to store them. Damage on the way lands anywhere: two damaged reads of a
+// blob of n bytes agree by chance about once in n, so for blobs of 10 KiB and more two reads in a
+// row say it (chance below 1 in 10,000). A tiny blob can be damaged in few ways (the 2-byte empty
+// config "{}" in 2): it needs more reads, up to 8, for the same confidence.
+func sameReadsForCorrupt(size int64) int {
+	if size < 2 {
+		return 8
 	}
-	return last
+	return min(8, 1+int(math.Ceil(4/math.Log10(float64(size)))))
 }
 
 // stream copies one blob from source to destination in one streamed request, verifying its
-// digest and size on the way. The upload is never completed with bytes that fail verification:
-// the verifier fails the body read, so the PUT is aborted before the registry commits it.
-func (j *job) stream(ctx context.Context, d ocispec.Descriptor) error {
+// digest and size on the way and keeping the bytes in sp. The upload is never completed with
+// bytes that fail verification: the verifier fails the body read, so the PUT is aborted before
+// the registry commits it. When the destination fails, the rest of the source is read into sp
+// (sp.full then says the verified blob is there).
+func (j *job) stream(ctx context.Context, d ocispec.Descriptor, sp *spooled) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Open the upload session while the source answers.
@@ -551,52 +624,78 @@ func (j *job) stream(ctx context.Context, d ocispec.Descriptor) error {
 	if s.err != nil {
 		return &CopyError{Side: Dst, Op: "starting upload", Ref: j.dst.String() + "@" + d.Digest.String(), Err: s.err}
 	}
-	body := &countingReader{r: rc, j: j}
+	body := &teeReader{countingReader: countingReader{r: rc, j: j}, sp: sp.writer()}
 	err = j.dst.FinishUpload(ctx, s.loc, d.Digest, d.Size, body)
-	// net/http may still be reading the body after an early answer (a 404 before the upload
-	// ends): stop it before looking at what was read.
-	n, rerr := body.stop()
-	if rerr != nil && !errors.Is(rerr, io.EOF) {
+	body.detach() // the transport may still hold the body: from here on only we read the source
+	if body.err != nil && !errors.Is(body.err, io.EOF) {
 		// The source side broke (reset, truncated, wrong bytes); say so rather than the PUT's error.
-		atomic.AddInt64(&j.res.BytesSent, -n)
-		return &CopyError{Side: Src, Op: "reading blob", Ref: j.src.String() + "@" + d.Digest.String(), Err: rerr}
+		atomic.AddInt64(&j.res.BytesSent, -body.n)
+		return &CopyError{Side: Src, Op: "reading blob", Ref: j.src.String() + "@" + d.Digest.String(), Err: body.err}
 	}
 	if err != nil {
-		atomic.AddInt64(&j.res.BytesSent, -n)
+		atomic.AddInt64(&j.res.BytesSent, -body.n)
+		if body.sp != nil {
+			// Keep what the source sent for the next attempt: read the rest into the spool.
+			sp.full = body.finish() == nil
+		}
 		return &CopyError{Side: Dst, Op: "uploading blob", Ref: j.dst.String() + "@" + d.Digest.String(), Err: err}
 	}
 	return nil
 }
 
-// countingReader counts bytes sent and keeps the source's read error. The HTTP transport may
-// read it from its own goroutine even after the request returned, so its state is guarded, and
-// stop ends the reading.
-type countingReader struct {
-	r       io.Reader
-	j       *job
-	mu      sync.Mutex
-	n       int64
-	err     error
-	stopped bool
+// fetch reads blob d from the source alone into sp, verified.
+func (j *job) fetch(ctx context.Context, d ocispec.Descriptor, sp *spooled) error {
+	ref := j.src.String() + "@" + d.Digest.String()
+	rc, err := j.src.Blob(ctx, d.Digest, d.Size)
+	if err != nil {
+		return &CopyError{Side: Src, Op: "fetching blob", Ref: ref, Err: err}
+	}
+	defer rc.Close()
+	w := sp.writer()
+	if w == nil {
+		sp.srcOnly = false
+		return &CopyError{Side: Src, Op: "spooling blob", Ref: ref, Err: sp.err}
+	}
+	if _, err := io.Copy(w, readerOnly{rc}); err != nil {
+		if sp.err != nil {
+			sp.srcOnly = false // the disk failed, not the source: stream from now on
+		}
+		return &CopyError{Side: Src, Op: "reading blob", Ref: ref, Err: err}
+	}
+	sp.full, sp.srcOnly = true, false
+	return nil
 }
 
-// errStopped is what a body read after stop returns: the request it belonged to is over.
-var errStopped = errors.New("upload body read after the request ended")
+// upload sends the spooled blob d to the destination: the source is not read again.
+func (j *job) upload(ctx context.Context, d ocispec.Descriptor, sp *spooled) error {
+	ref := j.dst.String() + "@" + d.Digest.String()
+	loc, err := j.dst.StartUpload(ctx)
+	if err != nil {
+		return &CopyError{Side: Dst, Op: "starting upload", Ref: ref, Err: err}
+	}
+	body := &teeReader{countingReader: countingReader{r: io.NewSectionReader(sp.f, 0, d.Size), j: j}}
+	err = j.dst.FinishUpload(ctx, loc, d.Digest, d.Size, body)
+	body.detach() // the transport may still hold the body after an early answer
+	if err != nil {
+		atomic.AddInt64(&j.res.BytesSent, -body.n)
+		return &CopyError{Side: Dst, Op: "uploading blob", Ref: ref, Err: err}
+	}
+	return nil
+}
+
+// readerOnly hides a reader's WriterTo, so io.Copy reads through its Read (the verifier).
+type readerOnly struct{ io.Reader }
+
+// countingReader counts bytes sent and keeps the source's read error.
+type countingReader struct {
+	r   io.Reader
+	j   *job
+	n   int64
+	err error
+}
 
 func (c *countingReader) Read(p []byte) (int, error) {
-	c.mu.Lock()
-	stopped := c.stopped
-	c.mu.Unlock()
-	if stopped {
-		return 0, errStopped
-	}
-	// The source is read without the lock, so stop never waits for a slow source.
 	n, err := c.r.Read(p)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.stopped {
-		return 0, errStopped
-	}
 	c.n += int64(n)
 	c.j.progress(int64(n))
 	if err != nil {
@@ -605,12 +704,63 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// stop ends reading and returns the bytes read and the source's read error.
-func (c *countingReader) stop() (int64, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.stopped = true
-	return c.n, c.err
+// teeReader is the body of a streamed upload: it counts, keeps every byte in the spool as it
+// passes, and can be detached from the HTTP transport (which may read a request body after
+// RoundTrip returned) so that the copy reads the rest of the source itself.
+type teeReader struct {
+	countingReader
+	sp       io.Writer // nil: not spooled
+	mu       sync.Mutex
+	detached bool
+}
+
+// errDetached is what a detached body answers a late read by the transport.
+var errDetached = errors.New("upload body detached")
+
+func (t *teeReader) Read(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.detached {
+		return 0, errDetached
+	}
+	n, err := t.countingReader.Read(p)
+	t.keep(p[:n])
+	return n, err
+}
+
+// keep writes to the spool; a spool that fails is dropped, the copy goes on without it.
+func (t *teeReader) keep(p []byte) {
+	if t.sp == nil || len(p) == 0 {
+		return
+	}
+	if _, err := t.sp.Write(p); err != nil {
+		t.sp = nil
+	}
+}
+
+func (t *teeReader) detach() {
+	t.mu.Lock()
+	t.detached = true
+	t.mu.Unlock()
+}
+
+// finish reads the rest of the source into the spool; nil means the spool now holds the whole
+// blob, verified (the source's reader verifies at its end).
+func (t *teeReader) finish() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	buf := make([]byte, 32<<10)
+	for t.err == nil {
+		n, err := t.r.Read(buf)
+		t.keep(buf[:n])
+		if err != nil {
+			t.err = err
+		}
+	}
+	if !errors.Is(t.err, io.EOF) || t.sp == nil {
+		return fmt.Errorf("keeping the blob: %w", t.err)
+	}
+	return nil
 }
 
 // progress adds sent bytes and reports to the Progress callback.

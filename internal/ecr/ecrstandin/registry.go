@@ -24,6 +24,7 @@ type Registry struct {
 	throttled int
 	next      http.Handler      // the real registry, set by Wrap
 	scans     map[string][]Scan // repository@digest -> answers to come (scan.go)
+	lim       limiter
 }
 
 type repository struct {
@@ -118,6 +119,13 @@ func (r *Registry) serve(w http.ResponseWriter, req *http.Request) {
 	repo := r.repos[name]
 	next := r.next
 	r.mu.Unlock()
+	if !r.lim.admit(req, kind) {
+		r.mu.Lock()
+		r.throttled++
+		r.mu.Unlock()
+		ociError(w, http.StatusTooManyRequests, "TOOMANYREQUESTS", "Rate exceeded")
+		return
+	}
 	if name != "" && repo == nil {
 		ociError(w, http.StatusNotFound, "NAME_UNKNOWN", fmt.Sprintf("The repository with name '%s' does not exist in the registry with id '%s'", name, r.account))
 		return

@@ -48,6 +48,10 @@ resource "aws_lambda_function" "this" {
   timeout          = var.timeout
   tags             = var.tags
 
+  ephemeral_storage {
+    size = var.ephemeral_storage
+  }
+
   environment {
     variables = merge(
       local.config_environment, # config_parameter.tf

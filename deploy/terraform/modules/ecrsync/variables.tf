@@ -124,6 +124,17 @@ variable "timeout" {
   }
 }
 
+variable "ephemeral_storage" {
+  description = "Size of the function's /tmp in MB (512-10240). ecrsync keeps verified blobs there, up to half of it, so that a retry after a destination failure does not read the source again; larger layers stream from the source on each attempt."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.ephemeral_storage >= 512 && var.ephemeral_storage <= 10240 && floor(var.ephemeral_storage) == var.ephemeral_storage
+    error_message = "ephemeral_storage must be a whole number of MB from 512 to 10240."
+  }
+}
+
 variable "log_level" {
   description = "Application log level of the function (Lambda advanced logging, JSON format)."
   type        = string
