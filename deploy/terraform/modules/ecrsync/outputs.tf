@@ -52,3 +52,23 @@ output "event_pattern" {
   description = "The EventBridge event pattern of the rule."
   value       = jsonencode(local.event_pattern)
 }
+
+output "iam_role_names" {
+  description = "Names of the IAM roles this module creates (global to each account: they carry the Region)."
+  value       = { function = aws_iam_role.this.name, invoke = aws_iam_role.invoke.name }
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic the destination account's alarms notify (given or created), or null without alarms."
+  value       = var.create_alarms ? one(slice(local.alarm_actions, 0, 1)) : null
+}
+
+output "source_alarm_topic_arn" {
+  description = "SNS topic the source account's alarms notify (given or created), or null without alarms."
+  value       = var.create_alarms ? one(slice(local.source_alarm_actions, 0, 1)) : null
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard, or null when create_dashboard is off."
+  value       = one(aws_cloudwatch_dashboard.this[*].dashboard_name)
+}

@@ -1,0 +1,96 @@
+# Alarm checks of the module (terraform >= 1.7: mock_provider). Run by deploy/terraform/check.sh
+# (make tf-check) with terraform 1.8.5 over the schema-only stand-in of hashicorp/aws; nothing
+# reaches AWS. The two providers are mocked: "aws" is the destination account, "aws.ecr" the source
+# account, both in us-east-1. Policies are jsonencode()d locals, so they are known at plan and
+# asserted exactly. tools/tfcheck/modulecheck/tftest_test.go breaks each guarded property in a copy
+# of the module and checks that these runs then fail.
+
+mock_provider "aws" {
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:us-east-1:222222222222:ecrsync-alarms" }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "222222222222" }
+  }
+  mock_data "aws_region" {
+    defaults = { region = "us-east-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+}
+
+mock_provider "aws" {
+  alias = "ecr"
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:us-east-1:111111111111:ecrsync-alarms" }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111111111111" }
+  }
+  mock_data "aws_region" {
+    defaults = { region = "us-east-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+}
+
+variables {
+  name                   = "ecrsync"
+  source_account_id      = "111111111111"
+  destination_account_id = "222222222222"
+  destination_region     = "eu-west-1"
+  repositories           = ["app", "team/*"]
+  image_tags             = ["v*", "prod"]
+  destination_repository = "mirror/{repository}"
+  package_source         = "file"
+  package_file           = "dist/ecrsync-lambda-arm64.zip"
+  package_hash           = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+  alarm_email_addresses  = ["oncall@example.com"]
+}
+
+run "alarms_have_actions" {
+  # apply (of mocks: nothing leaves this machine) so the created topics' ARNs are known.
+  command = apply
+
+  assert {
+    condition = toset(keys(aws_cloudwatch_metric_alarm.function)) == toset(["errors", "async_events_dropped", "destination_delivery_failures", "failure", "reconcile_dead_letter"]) && toset(keys(aws_cloudwatch_metric_alarm.source)) == toset(["dead_letter", "failed_invocations", "dead_letter_send_failures"])
+    error_message = "Alarms missing: want Lambda Errors, AsyncEventsDropped, DestinationDeliveryFailures, EventBridge FailedInvocations and InvocationsFailedToBeSentToDLQ, and the age of every dead-letter and failure queue."
+  }
+  assert {
+    condition     = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.function), values(aws_cloudwatch_metric_alarm.source)) : length(a.alarm_actions) > 0 && length(a.ok_actions) > 0])
+    error_message = "Every alarm must notify someone: alarm_actions and ok_actions may not be empty."
+  }
+  assert {
+    condition     = alltrue([for a in values(aws_cloudwatch_metric_alarm.function) : a.alarm_actions == toset(["arn:aws:sns:us-east-1:222222222222:ecrsync-alarms"])]) && alltrue([for a in values(aws_cloudwatch_metric_alarm.source) : a.alarm_actions == toset(["arn:aws:sns:us-east-1:111111111111:ecrsync-alarms"])])
+    error_message = "Each account's alarms must notify the topic created in that account (a source-account alarm cannot reach a destination-account topic)."
+  }
+  assert {
+    condition     = alltrue([for k, a in aws_cloudwatch_metric_alarm.function : a.metric_name == "ApproximateAgeOfOldestMessage" if contains(["failure", "reconcile_dead_letter"], k)]) && aws_cloudwatch_metric_alarm.source["dead_letter"].metric_name == "ApproximateAgeOfOldestMessage"
+    error_message = "Queue alarms must watch the age of the oldest message."
+  }
+  assert {
+    condition     = length(aws_sns_topic.alarms) == 1 && length(aws_sns_topic.source_alarms) == 1 && aws_sns_topic_subscription.alarms["oncall@example.com"].protocol == "email" && aws_sns_topic_subscription.source_alarms["oncall@example.com"].endpoint == "oncall@example.com"
+    error_message = "Without given topics, one topic per account is created, with the e-mail subscriptions."
+  }
+}
+
+run "alarms_to_given_topics" {
+  command = plan
+
+  variables {
+    alarm_topic_arn        = "arn:aws:sns:us-east-1:222222222222:oncall"
+    source_alarm_topic_arn = "arn:aws:sns:us-east-1:111111111111:oncall"
+  }
+
+  assert {
+    condition     = alltrue([for a in values(aws_cloudwatch_metric_alarm.function) : a.alarm_actions == toset(["arn:aws:sns:us-east-1:222222222222:oncall"])]) && alltrue([for a in values(aws_cloudwatch_metric_alarm.source) : a.alarm_actions == toset(["arn:aws:sns:us-east-1:111111111111:oncall"])])
+    error_message = "Each account's alarms must notify the topic given for that account."
+  }
+  assert {
+    condition     = length(aws_sns_topic.alarms) == 0 && length(aws_sns_topic.source_alarms) == 0
+    error_message = "No topic is created when one is given."
+  }
+}
+
