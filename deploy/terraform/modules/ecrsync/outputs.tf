@@ -72,3 +72,15 @@ output "dashboard_name" {
   description = "Name of the CloudWatch dashboard, or null when create_dashboard is off."
   value       = one(aws_cloudwatch_dashboard.this[*].dashboard_name)
 }
+
+output "package" {
+  description = "The function package deployed: package_source and the file (with its base64 SHA-256) or S3 object."
+  value = {
+    source            = var.package_source
+    filename          = local.package_filename
+    source_code_hash  = local.package_hash
+    s3_bucket         = local.package_s3_bucket
+    s3_key            = local.package_s3_key
+    s3_object_version = local.package_s3_object_version
+  }
+}

@@ -67,8 +67,20 @@ run "alarms_have_actions" {
     error_message = "Each account's alarms must notify the topic created in that account (a source-account alarm cannot reach a destination-account topic)."
   }
   assert {
-    condition     = alltrue([for k, a in aws_cloudwatch_metric_alarm.function : a.metric_name == "ApproximateAgeOfOldestMessage" if contains(["failure", "reconcile_dead_letter"], k)]) && aws_cloudwatch_metric_alarm.source["dead_letter"].metric_name == "ApproximateAgeOfOldestMessage"
-    error_message = "Queue alarms must watch the age of the oldest message."
+    condition = jsonencode(merge(
+      { for k, a in aws_cloudwatch_metric_alarm.function : k => [a.namespace, a.metric_name] },
+      { for k, a in aws_cloudwatch_metric_alarm.source : "source.${k}" => [a.namespace, a.metric_name] },
+      )) == jsonencode({
+      errors                           = ["AWS/Lambda", "Errors"]
+      async_events_dropped             = ["AWS/Lambda", "AsyncEventsDropped"]
+      destination_delivery_failures    = ["AWS/Lambda", "DestinationDeliveryFailures"]
+      failure                          = ["AWS/SQS", "ApproximateAgeOfOldestMessage"]
+      reconcile_dead_letter            = ["AWS/SQS", "ApproximateAgeOfOldestMessage"]
+      "source.dead_letter"             = ["AWS/SQS", "ApproximateAgeOfOldestMessage"]
+      "source.failed_invocations"      = ["AWS/Events", "FailedInvocations"]
+      "source.dead_letter_send_failures" = ["AWS/Events", "InvocationsFailedToBeSentToDLQ"]
+    })
+    error_message = "Each alarm must watch its metric: Lambda Errors, AsyncEventsDropped, DestinationDeliveryFailures; the age of the oldest message of every dead-letter and failure queue; EventBridge FailedInvocations and InvocationsFailedToBeSentToDLQ."
   }
   assert {
     condition     = length(aws_sns_topic.alarms) == 1 && length(aws_sns_topic.source_alarms) == 1 && aws_sns_topic_subscription.alarms["oncall@example.com"].protocol == "email" && aws_sns_topic_subscription.source_alarms["oncall@example.com"].endpoint == "oncall@example.com"
