@@ -42,3 +42,13 @@ output "config" {
   description = "The ECRSYNC_CONFIG document the function runs with (for `ecrsync handle --config`)."
   value       = module.ecrsync.config
 }
+
+output "alarm_topic_arn" {
+  description = "SNS topic of the destination account's alarms (subscribe to it, or confirm the e-mail subscriptions)."
+  value       = module.ecrsync.alarm_topic_arn
+}
+
+output "source_alarm_topic_arn" {
+  description = "SNS topic of the source account's alarms."
+  value       = module.ecrsync.source_alarm_topic_arn
+}

@@ -132,7 +132,9 @@ func TestReleaseIsReproducibleStampedAndComplete(t *testing.T) {
 
 	// The SBOM names the release and the modules the binaries link.
 	var bom struct {
-		Metadata struct{ Component struct{ Name, Version string } }
+		Metadata struct {
+			Component struct{ Name, Version string }
+		}
 		Components []struct{ Name, Version, PURL string }
 	}
 	if err := json.Unmarshal(a["ecrsync-"+version+".cdx.json"], &bom); err != nil {
