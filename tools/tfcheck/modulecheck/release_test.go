@@ -78,22 +78,12 @@ func TestReleaseModuleSource(t *testing.T) {
 		}
 		test := `
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "222222222222" }
-  }
-  mock_data "aws_region" {
-    defaults = { region = "us-east-1" }
-  }
+  source = "./tests/mocks/destination"
 }
 
 mock_provider "aws" {
-  alias = "ecr"
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "111111111111" }
-  }
-  mock_data "aws_region" {
-    defaults = { region = "us-east-1" }
-  }
+  alias  = "ecr"
+  source = "./tests/mocks/source"
 }
 
 variables {
@@ -118,9 +108,8 @@ run "release" {
   }
 }
 `
-		if err := os.MkdirAll(filepath.Join(dir, "tests"), 0o755); err != nil {
-			t.Fatal(err)
-		}
+		// The module's own mocks: destination 222222222222 and source 111111111111, in us-east-1.
+		tftest.CopyDir(t, filepath.Join(moduleDir, "tests", "mocks"), filepath.Join(dir, "tests", "mocks"))
 		if err := os.WriteFile(filepath.Join(dir, "tests", "release.tftest.hcl"), []byte(test), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -1,39 +1,15 @@
-# Alarm checks of the module (terraform >= 1.7: mock_provider). Run by deploy/terraform/check.sh
-# (make tf-check) with terraform 1.8.5 over the schema-only stand-in of hashicorp/aws; nothing
-# reaches AWS. The two providers are mocked: "aws" is the destination account, "aws.ecr" the source
-# account, both in us-east-1. Policies are jsonencode()d locals, so they are known at plan and
-# asserted exactly. tools/tfcheck/modulecheck/tftest_test.go breaks each guarded property in a copy
-# of the module and checks that these runs then fail.
+# Alarm checks of the module (terraform >= 1.7: mock_provider), as plan.tftest.hcl, but in a file
+# of their own: the first run applies (mocks only) so the created topics' ARNs are known, and its
+# state stays out of the plan-only runs. tools/tfcheck/modulecheck/tftest_test.go breaks each
+# guarded property in a copy of the module and checks that these runs then fail.
 
 mock_provider "aws" {
-  mock_resource "aws_sns_topic" {
-    defaults = { arn = "arn:aws:sns:us-east-1:222222222222:ecrsync-alarms" }
-  }
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "222222222222" }
-  }
-  mock_data "aws_region" {
-    defaults = { region = "us-east-1" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
+  source = "./tests/mocks/destination"
 }
 
 mock_provider "aws" {
-  alias = "ecr"
-  mock_resource "aws_sns_topic" {
-    defaults = { arn = "arn:aws:sns:us-east-1:111111111111:ecrsync-alarms" }
-  }
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "111111111111" }
-  }
-  mock_data "aws_region" {
-    defaults = { region = "us-east-1" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
+  alias  = "ecr"
+  source = "./tests/mocks/source"
 }
 
 variables {
