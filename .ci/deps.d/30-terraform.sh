@@ -17,11 +17,13 @@ TFLINT_VERSION=0.61.0
 bin="$(go env GOPATH)/bin"
 mkdir -p "$bin"
 
-# version_is BINARY WANT: the binary's first line of `version` output is exactly WANT.
+# version_is BINARY WANT: the binary's first line of `version` output is WANT (terraform >= 1.6
+# built with go install calls itself vX.Y.Z-dev: its release builds stamp the prerelease away).
 version_is() {
   local out
   out="$("$1" version 2>/dev/null || "$1" --version 2>/dev/null || true)"
-  [[ "${out%%$'\n'*}" == "$2" ]]
+  out="${out%%$'\n'*}"
+  [[ "$out" == "$2" || "$out" == "$2-dev" ]]
 }
 
 # build PACKAGE@VERSION NAME: go install into a private GOBIN, then move the binary into place
@@ -50,15 +52,9 @@ if ! version_is "$bin/terraform" "Terraform v${TERRAFORM_VERSION}"; then
   pids+=($!)
 fi
 if ! version_is "$bin/terraform-${TERRAFORM_TEST_VERSION}" "Terraform v${TERRAFORM_TEST_VERSION}"; then
-  # A build made elsewhere on this machine (the session's own, into /root/go/tf185) is reused.
-  prebuilt="$(go env GOPATH)/tf185/terraform"
-  if version_is "$prebuilt" "Terraform v${TERRAFORM_TEST_VERSION}"; then
-    cp "$prebuilt" "$bin/terraform-${TERRAFORM_TEST_VERSION}"
-  else
-    echo "building terraform v${TERRAFORM_TEST_VERSION} (go install; minutes on a new machine)"
-    build "github.com/hashicorp/terraform@v${TERRAFORM_TEST_VERSION}" "terraform-${TERRAFORM_TEST_VERSION}" &
-    pids+=($!)
-  fi
+  echo "building terraform v${TERRAFORM_TEST_VERSION} (go install; minutes on a new machine)"
+  build "github.com/hashicorp/terraform@v${TERRAFORM_TEST_VERSION}" "terraform-${TERRAFORM_TEST_VERSION}" &
+  pids+=($!)
 fi
 if ! version_is "$bin/tflint" "TFLint version ${TFLINT_VERSION}"; then
   echo "building tflint v${TFLINT_VERSION} (go install; minutes on a new machine)"
