@@ -8,8 +8,12 @@ BIN   ?= bin/ecrsync
 DEVBIN ?= bin/ecrsync-dev
 # lambda.norpc: the Lambda runtime API only (provided.al2023); leaves net/rpc and gob out.
 TAGS  ?= lambda.norpc
+# Build tags of the Lambda's bootstrap (make lambda, make release).
+LAMBDA_TAGS ?= $(TAGS)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/ecrsync/ecrsync/internal/cli.Version=$(VERSION)
+COMMIT  ?= $(shell bash scripts/commit.sh)
+BUILDINFO := github.com/ecrsync/ecrsync/internal/buildinfo
+LDFLAGS := -s -w -X $(BUILDINFO).Version=$(VERSION) -X $(BUILDINFO).Commit=$(COMMIT)
 
 .DEFAULT_GOAL := help
 
@@ -37,7 +41,10 @@ lint: ## gofmt and go vet (both builds: with and without the dev stack)
 	$(GO) vet -tags devstack ./...
 
 lambda: ## Build dist/ecrsync-lambda-{arm64,amd64}.zip, each holding bootstrap
-	bash scripts/lambda.sh
+	VERSION='$(VERSION)' COMMIT='$(COMMIT)' LAMBDA_TAGS='$(LAMBDA_TAGS)' bash scripts/lambda.sh
+
+release: ## make release VERSION=vX.Y.Z: CLI for linux/darwin x amd64/arm64, Lambda zips, module archive, SBOM, SHA256SUMS in dist/
+	VERSION='$(VERSION)' COMMIT='$(COMMIT)' TAGS='$(TAGS)' LAMBDA_TAGS='$(LAMBDA_TAGS)' bash scripts/release.sh
 
 bench: build ## Benchmark ecrsync side by side with crane, regctl, oras and skopeo; writes bench/RESULTS.md
 	bash bench/run.sh
@@ -45,7 +52,7 @@ bench: build ## Benchmark ecrsync side by side with crane, regctl, oras and skop
 faults: build ## Run the full fault-injection matrix; writes docs/faults.md
 	bash scripts/faults.sh
 
-tf-check: ## terraform fmt, tflint and validate against the real AWS provider schema, offline
+tf-check: ## terraform fmt, tflint, validate (1.5.7), terraform test (1.8.5) and actionlint, offline
 	bash deploy/terraform/check.sh
 
-.PHONY: help build dev demo test test-short lint lambda bench faults tf-check
+.PHONY: help build dev demo test test-short lint lambda release bench faults tf-check

@@ -24,6 +24,9 @@ tags = {
   owner = "platform"
 }
 
+# Who the alarms e-mail (each address must confirm the subscription message from SNS):
+# alarm_email_addresses = ["oncall@example.com"]
+
 # Plain CLI instead of HCP Terraform:
 # destination_profile = "destination-admin"
 # source_profile      = "source-admin"

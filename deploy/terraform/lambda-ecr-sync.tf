@@ -17,8 +17,12 @@ module "ecrsync" {
   image_tags             = local.image_tags
   destination_repository = var.destination_repository
 
-  package_file = local.package_file
-  package_hash = local.package_hash
+  package_source            = var.package_source
+  package_file              = local.package_file
+  package_hash              = local.package_hash
+  package_s3_bucket         = var.package_s3_bucket
+  package_s3_key            = var.package_s3_key
+  package_s3_object_version = var.package_s3_object_version
 
   memory_size           = var.memory_size
   timeout               = var.timeout
@@ -38,15 +42,21 @@ module "ecrsync" {
   repository_creation_template_prefix               = var.repository_creation_template_prefix
   config_parameter                                  = var.config_parameter
 
+  reserved_concurrency = var.reserved_concurrency
+
   reconcile_enabled  = var.reconcile_enabled
   reconcile_schedule = var.reconcile_schedule
 
   vpc_subnet_ids         = var.vpc_subnet_ids
   vpc_security_group_ids = var.vpc_security_group_ids
 
-  create_alarms        = var.create_alarms
-  alarm_actions        = var.alarm_actions
-  source_alarm_actions = var.source_alarm_actions
+  create_alarms          = var.create_alarms
+  alarm_topic_arn        = var.alarm_topic_arn
+  source_alarm_topic_arn = var.source_alarm_topic_arn
+  alarm_email_addresses  = var.alarm_email_addresses
+  alarm_actions          = var.alarm_actions
+  source_alarm_actions   = var.source_alarm_actions
+  create_dashboard       = var.create_dashboard
 
   tags = var.tags
 }

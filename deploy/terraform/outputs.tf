@@ -57,3 +57,13 @@ output "config_parameter_name" {
   description = "SSM parameter holding the config document, or null when it is in ECRSYNC_CONFIG."
   value       = module.ecrsync.config_parameter_name
 }
+
+output "alarm_topic_arn" {
+  description = "SNS topic of the destination account's alarms (subscribe to it, or confirm the e-mail subscriptions)."
+  value       = module.ecrsync.alarm_topic_arn
+}
+
+output "source_alarm_topic_arn" {
+  description = "SNS topic of the source account's alarms."
+  value       = module.ecrsync.source_alarm_topic_arn
+}

@@ -158,9 +158,45 @@ variable "destination_repository" {
   default     = "{repository}"
 }
 
-variable "package_file" {
-  description = "Path of the function package; null means dist/ecrsync-lambda-arm64.zip at the repository root, as `make lambda` builds it."
+variable "package_source" {
+  description = "Where the function package comes from: \"file\" (package_file, `make lambda`), \"s3\" (package_s3_*) or \"release\" (the module from the release archive: see README)."
   type        = string
+  default     = "file"
+}
+
+variable "package_file" {
+  description = "package_source = \"file\": path of the function package; null means dist/ecrsync-lambda-arm64.zip at the repository root, as `make lambda` builds it."
+  type        = string
+  default     = null
+}
+
+variable "package_hash" {
+  description = "package_source = \"s3\": base64 SHA-256 of the object, so a new upload under the same key deploys (optional with package_s3_object_version)."
+  type        = string
+  default     = null
+}
+
+variable "package_s3_bucket" {
+  description = "package_source = \"s3\": bucket of the function package, in the source Region (where the function runs)."
+  type        = string
+  default     = null
+}
+
+variable "package_s3_key" {
+  description = "package_source = \"s3\": key of the function package."
+  type        = string
+  default     = null
+}
+
+variable "package_s3_object_version" {
+  description = "package_source = \"s3\": object version of the package (versioned bucket)."
+  type        = string
+  default     = null
+}
+
+variable "reserved_concurrency" {
+  description = "Concurrent executions reserved for the function (null = none); at least reconcile_maximum_concurrency (10). See the module's variable for PutImage's 10 TPS and Lambda's 100 unreserved."
+  type        = number
   default     = null
 }
 
@@ -230,16 +266,40 @@ variable "create_alarms" {
   default     = true
 }
 
+variable "alarm_topic_arn" {
+  description = "SNS topic in the destination account (source Region) for the function's alarms; null creates <lambda_name>-alarms."
+  type        = string
+  default     = null
+}
+
+variable "source_alarm_topic_arn" {
+  description = "SNS topic in the source account for the alarms on the rule's delivery; null creates <lambda_name>-alarms there."
+  type        = string
+  default     = null
+}
+
+variable "alarm_email_addresses" {
+  description = "E-mail addresses subscribed to the created topics (each must confirm SNS's message before it receives anything)."
+  type        = list(string)
+  default     = []
+}
+
 variable "alarm_actions" {
-  description = "ARNs (e.g. SNS topics in the destination account) notified by the destination account's alarms."
+  description = "More ARNs notified by the destination account's alarms, besides the topic."
   type        = list(string)
   default     = []
 }
 
 variable "source_alarm_actions" {
-  description = "ARNs (e.g. SNS topics in the source account) notified by the alarm on the rule's dead-letter queue."
+  description = "More ARNs notified by the source account's alarms, besides the topic."
   type        = list(string)
   default     = []
+}
+
+variable "create_dashboard" {
+  description = "Create a CloudWatch dashboard of the function's metrics."
+  type        = bool
+  default     = false
 }
 
 variable "tags" {

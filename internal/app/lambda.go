@@ -9,6 +9,7 @@ import (
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/ecrsync/ecrsync/internal/buildinfo"
 	"github.com/ecrsync/ecrsync/internal/ecr"
 	"github.com/ecrsync/ecrsync/internal/lambda"
 	"github.com/ecrsync/ecrsync/internal/replicate"
@@ -16,11 +17,13 @@ import (
 )
 
 // Lambda is the function's entry point: it reads the config (ECRSYNC_CONFIG_PARAMETER's SSM
-// parameter, ECRSYNC_CONFIG or the seed's variables), builds the process's one client, pacer, copier and handler — shared by event and
-// reconcile invocations — and serves invocations until the runtime stops the process. A bad
-// config fails the init phase, with the bad field named in the log.
+// parameter, ECRSYNC_CONFIG or the seed's variables), builds the process's one client, pacer,
+// copier and handler — shared by event and reconcile invocations — and serves invocations until
+// the runtime stops the process. Its first line names the build; a bad config fails the init
+// phase, with the bad field named in the log.
 func Lambda(ctx context.Context, userAgent string) int {
 	log := lambda.Logger()
+	log.InfoContext(ctx, "init", "version", buildinfo.String())
 	h, err := LambdaHandler(ctx, os.Getenv, Options{Logger: log, UserAgent: userAgent})
 	if err != nil {
 		log.ErrorContext(ctx, "init", "err", err)

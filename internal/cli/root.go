@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ecrsync/ecrsync/internal/replicate"
+	"github.com/ecrsync/ecrsync/internal/buildinfo"
 )
 
 // Exit codes.
@@ -24,8 +25,9 @@ const (
 	ExitRetryable = 3 // failed for a passing reason (throttling, 5xx, network): run it again
 )
 
-// Version is set at build time with -ldflags.
-var Version = "dev"
+// Version is the version of this build (internal/buildinfo: stamped at build time with -ldflags,
+// else what the Go toolchain recorded); user agents carry it.
+var Version = buildinfo.Get().Version
 
 // usageError marks errors in how the command was called.
 type usageError struct{ err error }
@@ -107,6 +109,7 @@ ECR pushes across accounts.`,
 		SilenceErrors: true,
 		Version:       Version,
 	}
+	root.SetVersionTemplate(buildinfo.String() + "\n")
 	root.SetIn(g.stdin)
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)

@@ -3,25 +3,27 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"runtime"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ecrsync/ecrsync/internal/buildinfo"
 )
 
+// newVersion prints buildinfo's one line, the same `ecrsync --version` prints (root.go sets the
+// version template to it) and the Lambda logs at init.
 func newVersion(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version, commit, Go version and platform",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := g.checkOutput(); err != nil {
 				return err
 			}
 			if g.output == "json" {
-				return json.NewEncoder(g.stdout).Encode(map[string]string{
-					"version": Version, "go": runtime.Version(), "platform": runtime.GOOS + "/" + runtime.GOARCH})
+				return json.NewEncoder(g.stdout).Encode(buildinfo.Get())
 			}
-			fmt.Fprintf(g.stdout, "ecrsync %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintln(g.stdout, buildinfo.String())
 			return nil
 		},
 	}

@@ -53,10 +53,20 @@ func (h *Handler) logOutcome(ctx context.Context, o Outcome, t rules.Target) {
 	h.log().Log(ctx, level, "sync", attrs...)
 }
 
+// EMF dimension names. Every dimension value set is a custom metric CloudWatch bills, so only
+// bounded values are dimensions: the destination registry (host, one per account and Region) and
+// the outcome (one of six). The repository is a plain property of the line (DestinationRepository,
+// beside dst), where Logs Insights can still group by it, never a dimension: thousands of
+// repositories would be thousands of metrics.
+const (
+	dimRegistry = "Registry"
+	dimOutcome  = "Outcome"
+)
+
 // emf returns CloudWatch Embedded Metric Format fields for one sync: the metrics are the root
-// keys SyncDuration, BytesSent, BlobsSkipped and Syncs, with the dimensions Destination and
-// Outcome (Amazon CloudWatch User Guide, "Embedded metric format specification"). CloudWatch
-// Logs extracts them from the JSON log line; nothing else is sent anywhere.
+// keys SyncDuration, BytesSent, BlobsSkipped and Syncs, with the dimension sets {Registry,
+// Outcome} and {Outcome} (Amazon CloudWatch User Guide, "Embedded metric format specification").
+// CloudWatch Logs extracts them from the JSON log line; nothing else is sent anywhere.
 func (h *Handler) emf(o Outcome, t rules.Target) []any {
 	ns := h.Namespace
 	if ns == "" {
@@ -67,7 +77,7 @@ func (h *Handler) emf(o Outcome, t rules.Target) []any {
 			"Timestamp": nowMillis(),
 			"CloudWatchMetrics": []map[string]any{{
 				"Namespace":  ns,
-				"Dimensions": [][]string{{"Destination", "Outcome"}, {"Outcome"}},
+				"Dimensions": [][]string{{dimRegistry, dimOutcome}, {dimOutcome}},
 				"Metrics": []map[string]string{
 					{"Name": "SyncDuration", "Unit": "Milliseconds"},
 					{"Name": "BytesSent", "Unit": "Bytes"},
@@ -76,8 +86,9 @@ func (h *Handler) emf(o Outcome, t rules.Target) []any {
 				},
 			}},
 		},
-		"Destination", t.Host + "/" + strings.TrimSuffix(t.Repository, "/"),
-		"Outcome", o.Outcome,
+		dimRegistry, t.Host,
+		dimOutcome, o.Outcome,
+		"DestinationRepository", strings.TrimSuffix(t.Repository, "/"),
 		"SyncDuration", o.DurationMs,
 		"BytesSent", o.Bytes,
 		"BlobsSkipped", o.BlobsSkipped,

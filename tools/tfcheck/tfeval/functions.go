@@ -1,6 +1,9 @@
 package tfeval
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"os"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2/ext/tryfunc"
@@ -15,40 +18,42 @@ import (
 // counts a string's characters, as Terraform's does, besides a collection's elements.
 func Functions() map[string]function.Function {
 	return map[string]function.Function{
-		"alltrue":     boolFold(true),
-		"anytrue":     boolFold(false),
-		"can":         tryfunc.CanFunc,
-		"try":         tryfunc.TryFunc,
-		"coalesce":    stdlib.CoalesceFunc,
-		"compact":     stdlib.CompactFunc,
-		"concat":      stdlib.ConcatFunc,
-		"contains":    stdlib.ContainsFunc,
-		"distinct":    stdlib.DistinctFunc,
-		"flatten":     stdlib.FlattenFunc,
-		"format":      stdlib.FormatFunc,
-		"join":        stdlib.JoinFunc,
-		"jsondecode":  stdlib.JSONDecodeFunc,
-		"jsonencode":  stdlib.JSONEncodeFunc,
-		"keys":        stdlib.KeysFunc,
-		"length":      lengthFunc,
-		"lookup":      stdlib.LookupFunc,
-		"lower":       stdlib.LowerFunc,
-		"max":         stdlib.MaxFunc,
-		"merge":       stdlib.MergeFunc,
-		"min":         stdlib.MinFunc,
-		"regex":       stdlib.RegexFunc,
-		"regexall":    stdlib.RegexAllFunc,
-		"replace":     stdlib.ReplaceFunc,
-		"sort":        stdlib.SortFunc,
-		"split":       stdlib.SplitFunc,
-		"toset":       stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
-		"tolist":      stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
-		"tostring":    stdlib.MakeToFunc(cty.String),
-		"floor":       stdlib.FloorFunc,
-		"upper":       stdlib.UpperFunc,
-		"strcontains": stringPredicate(strings.Contains),
-		"startswith":  stringPredicate(strings.HasPrefix),
-		"endswith":    stringPredicate(strings.HasSuffix),
+		"alltrue":          boolFold(true),
+		"fileexists":       fileExists,
+		"filebase64sha256": fileBase64SHA256,
+		"anytrue":          boolFold(false),
+		"can":              tryfunc.CanFunc,
+		"try":              tryfunc.TryFunc,
+		"coalesce":         stdlib.CoalesceFunc,
+		"compact":          stdlib.CompactFunc,
+		"concat":           stdlib.ConcatFunc,
+		"contains":         stdlib.ContainsFunc,
+		"distinct":         stdlib.DistinctFunc,
+		"flatten":          stdlib.FlattenFunc,
+		"format":           stdlib.FormatFunc,
+		"join":             stdlib.JoinFunc,
+		"jsondecode":       stdlib.JSONDecodeFunc,
+		"jsonencode":       stdlib.JSONEncodeFunc,
+		"keys":             stdlib.KeysFunc,
+		"length":           lengthFunc,
+		"lookup":           stdlib.LookupFunc,
+		"lower":            stdlib.LowerFunc,
+		"max":              stdlib.MaxFunc,
+		"merge":            stdlib.MergeFunc,
+		"min":              stdlib.MinFunc,
+		"regex":            stdlib.RegexFunc,
+		"regexall":         stdlib.RegexAllFunc,
+		"replace":          stdlib.ReplaceFunc,
+		"sort":             stdlib.SortFunc,
+		"split":            stdlib.SplitFunc,
+		"toset":            stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
+		"tolist":           stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
+		"tostring":         stdlib.MakeToFunc(cty.String),
+		"floor":            stdlib.FloorFunc,
+		"upper":            stdlib.UpperFunc,
+		"strcontains":      stringPredicate(strings.Contains),
+		"startswith":       stringPredicate(strings.HasPrefix),
+		"endswith":         stringPredicate(strings.HasSuffix),
 	}
 }
 
@@ -61,6 +66,30 @@ func stringPredicate(f func(s, sub string) bool) function.Function {
 		},
 	})
 }
+
+// fileExists is Terraform's fileexists: whether a regular file is at the path.
+var fileExists = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "path", Type: cty.String}},
+	Type:   function.StaticReturnType(cty.Bool),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		fi, err := os.Stat(args[0].AsString())
+		return cty.BoolVal(err == nil && fi.Mode().IsRegular()), nil
+	},
+})
+
+// fileBase64SHA256 is Terraform's filebase64sha256: the base64 SHA-256 of a file's bytes.
+var fileBase64SHA256 = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "path", Type: cty.String}},
+	Type:   function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		b, err := os.ReadFile(args[0].AsString())
+		if err != nil {
+			return cty.NilVal, err
+		}
+		sum := sha256.Sum256(b)
+		return cty.StringVal(base64.StdEncoding.EncodeToString(sum[:])), nil
+	},
+})
 
 // boolFold is alltrue (all=true) or anytrue (all=false) over a list of bools.
 func boolFold(all bool) function.Function {

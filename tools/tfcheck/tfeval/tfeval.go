@@ -24,6 +24,8 @@ import (
 
 // Module is the parsed configuration of one directory.
 type Module struct {
+	// Dir is the directory the module was loaded from (path.module).
+	Dir       string
 	Variables map[string]*Variable
 	Locals    map[string]hcl.Expression
 	// Resources are keyed "TYPE.NAME"; DataSources "TYPE.NAME" too.
@@ -61,6 +63,7 @@ func Load(dir string) (*Module, error) {
 		return nil, fmt.Errorf("no .tf files in %s", dir)
 	}
 	m := &Module{
+		Dir:       dir,
 		Variables: map[string]*Variable{}, Locals: map[string]hcl.Expression{},
 		Resources: map[string]*Block{}, DataSources: map[string]*Block{},
 	}
@@ -179,6 +182,8 @@ func (m *Module) Evaluate(in Inputs) (*Evaluated, error) {
 		dataObj[typ] = cty.ObjectVal(byName)
 	}
 	ctx.Variables["data"] = cty.ObjectVal(dataObj)
+	// path.module as Terraform gives it for a local module: the module's directory.
+	ctx.Variables["path"] = cty.ObjectVal(map[string]cty.Value{"module": cty.StringVal(m.Dir), "root": cty.StringVal(m.Dir), "cwd": cty.StringVal(m.Dir)})
 	for typ, byName := range m.resourceMocks() {
 		ctx.Variables[typ] = cty.ObjectVal(byName)
 	}

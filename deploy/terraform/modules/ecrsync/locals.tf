@@ -80,7 +80,11 @@ locals {
   reconcile_queue_arn = "arn:${local.partition}:sqs:${local.function_region}:${var.destination_account_id}:${var.name}-reconcile"
   rule_arn            = "arn:${local.partition}:events:${local.source_region}:${var.source_account_id}:rule/${var.name}"
   dead_letter_arn     = "arn:${local.partition}:sqs:${local.source_region}:${var.source_account_id}:${var.name}-dead-letter"
-  invoke_role_name    = "${var.name}-invoke"
+  # IAM names are global to an account: the Region keeps two instances of this module (one per source
+  # Region, same name) apart. name is at most 40 characters, a Region at most 14: within IAM's 64.
+  function_role_name = "${var.name}-${local.function_region}"
+  invoke_role_name   = "${var.name}-invoke-${local.source_region}"
+  reconcile_rule_arn = "arn:${local.partition}:events:${local.function_region}:${var.destination_account_id}:rule/${var.name}-reconcile"
 
   function_statements = [
     {

@@ -8,16 +8,26 @@ resource "aws_cloudwatch_log_group" "this" {
 }
 
 resource "aws_iam_role" "this" {
-  name               = var.name
+  name               = local.function_role_name
   description        = "ecrsync ${var.name}: pulls from ${var.source_account_id}, pushes to ${local.destination_region}"
   assume_role_policy = jsonencode(local.function_assume_role_policy)
   tags               = var.tags
+
+  # A new name (as on the upgrade that added the Region to it) replaces the role: the new one first,
+  # so the function is never left pointing at a deleted role.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_iam_role_policy" "this" {
   name   = var.name
   role   = aws_iam_role.this.id
   policy = jsonencode(local.function_policy)
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 # In a VPC, Lambda needs to manage its network interfaces: AWS's managed policy for exactly that.
@@ -36,17 +46,25 @@ resource "aws_sqs_queue" "failure" {
 }
 
 resource "aws_lambda_function" "this" {
-  function_name    = var.name
-  description      = "ecrsync: copies pushed images from ${var.source_account_id}/${local.source_region} to ${var.destination_account_id}/${local.destination_region}"
-  role             = aws_iam_role.this.arn
-  runtime          = "provided.al2023"
-  handler          = "bootstrap"
-  architectures    = ["arm64"]
-  filename         = var.package_file
-  source_code_hash = var.package_hash
-  memory_size      = var.memory_size
-  timeout          = var.timeout
-  tags             = var.tags
+  function_name = var.name
+  description   = "ecrsync: copies pushed images from ${var.source_account_id}/${local.source_region} to ${var.destination_account_id}/${local.destination_region}"
+  role          = aws_iam_role.this.arn
+  runtime       = "provided.al2023"
+  handler       = "bootstrap"
+  architectures = ["arm64"]
+  memory_size   = var.memory_size
+  timeout       = var.timeout
+  tags          = var.tags
+
+  # The package (package.tf): a local file (package_source "file" or "release") or an S3 object.
+  filename          = local.package_filename
+  s3_bucket         = local.package_s3_bucket
+  s3_key            = local.package_s3_key
+  s3_object_version = local.package_s3_object_version
+  source_code_hash  = local.package_hash
+
+  # null: no reservation (the account's unreserved pool). See variables.tf, reserved_concurrency.
+  reserved_concurrent_executions = var.reserved_concurrency
 
   ephemeral_storage {
     size = var.ephemeral_storage
@@ -88,8 +106,13 @@ resource "aws_lambda_function" "this" {
       error_message = "The providers' accounts do not match the variables: the default provider is in ${data.aws_caller_identity.this.account_id} (destination_account_id is ${var.destination_account_id}) and provider aws.ecr is in ${data.aws_caller_identity.source.account_id} (source_account_id is ${var.source_account_id})."
     }
     precondition {
-      condition     = var.package_hash != null
-      error_message = "The function package ${var.package_file} is missing: run `make lambda` at the repository root first."
+      condition     = local.package_ok
+      error_message = local.package_error
+    }
+    precondition {
+      # (HCL's || evaluates both sides: coalesce, not a null test, keeps the comparison off null.)
+      condition     = coalesce(var.reserved_concurrency, 1000) >= (var.reconcile_enabled ? var.reconcile_maximum_concurrency : 1)
+      error_message = "reserved_concurrency (${coalesce(var.reserved_concurrency, 0)}) must be at least reconcile_maximum_concurrency (${var.reconcile_maximum_concurrency}): the reconcile's event source mapping would otherwise be throttled below the concurrency it is allowed. Raise reserved_concurrency, lower reconcile_maximum_concurrency, or leave reserved_concurrency null."
     }
     precondition {
       condition     = local.vpc_enabled == (length(var.vpc_security_group_ids) > 0)
@@ -114,10 +137,15 @@ resource "aws_lambda_function_event_invoke_config" "this" {
   }
 }
 
-# Only the source account's invoke role, which only this rule's EventBridge can assume, may invoke.
+# The source ACCOUNT may invoke; within it only the invoke role holds lambda:InvokeFunction on this
+# function (source.tf), and only this rule's EventBridge can assume that role (aws:SourceArn).
+# Not the role's ARN as principal: Lambda resolves a role principal when the permission is added, and
+# a role created seconds earlier in the same apply is often not visible yet (InvalidParameterValueException,
+# "The provided principal was invalid"; terraform-provider-aws #41617), so the first apply would flake.
+# An account principal always exists. README: "First apply".
 resource "aws_lambda_permission" "events" {
   statement_id  = "EcrsyncCrossAccountRule"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.this.function_name
-  principal     = aws_iam_role.invoke.arn
+  principal     = var.source_account_id
 }

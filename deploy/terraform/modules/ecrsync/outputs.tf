@@ -72,3 +72,35 @@ output "repository_creation_template" {
   description = "Prefix of the CREATE_ON_PUSH repository creation template in the destination account, or null without create_repositories = \"template\"."
   value       = local.repository_creation_by_template ? aws_ecr_repository_creation_template.this[0].prefix : null
 }
+
+output "iam_role_names" {
+  description = "Names of the IAM roles this module creates (global to each account: they carry the Region)."
+  value       = { function = aws_iam_role.this.name, invoke = aws_iam_role.invoke.name }
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic the destination account's alarms notify (given or created), or null without alarms."
+  value       = var.create_alarms ? one(slice(local.alarm_actions, 0, 1)) : null
+}
+
+output "source_alarm_topic_arn" {
+  description = "SNS topic the source account's alarms notify (given or created), or null without alarms."
+  value       = var.create_alarms ? one(slice(local.source_alarm_actions, 0, 1)) : null
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard, or null when create_dashboard is off."
+  value       = one(aws_cloudwatch_dashboard.this[*].dashboard_name)
+}
+
+output "package" {
+  description = "The function package deployed: package_source and the file (with its base64 SHA-256) or S3 object."
+  value = {
+    source            = var.package_source
+    filename          = local.package_filename
+    source_code_hash  = local.package_hash
+    s3_bucket         = local.package_s3_bucket
+    s3_key            = local.package_s3_key
+    s3_object_version = local.package_s3_object_version
+  }
+}

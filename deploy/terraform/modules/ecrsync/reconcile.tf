@@ -70,6 +70,6 @@ resource "aws_lambda_permission" "reconcile" {
   action         = "lambda:InvokeFunction"
   function_name  = aws_lambda_function.this.function_name
   principal      = "events.amazonaws.com"
-  source_arn     = aws_cloudwatch_event_rule.reconcile[0].arn
+  source_arn     = local.reconcile_rule_arn
   source_account = var.destination_account_id
 }

@@ -18,6 +18,10 @@ resource "aws_iam_role" "invoke" {
   description        = "EventBridge rule ${var.name} invokes ecrsync in ${var.destination_account_id}"
   assume_role_policy = jsonencode(local.invoke_assume_role_policy)
   tags               = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_iam_role_policy" "invoke" {
@@ -26,6 +30,10 @@ resource "aws_iam_role_policy" "invoke" {
   name   = local.invoke_role_name
   role   = aws_iam_role.invoke.id
   policy = jsonencode(local.invoke_policy)
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_sqs_queue" "dead_letter" {

@@ -86,20 +86,73 @@ variable "destination_repository" {
   }
 }
 
-variable "package_file" {
-  description = "Path of the function package: the zip holding `bootstrap` that `make lambda` builds (dist/ecrsync-lambda-arm64.zip)."
+variable "package_source" {
+  description = <<-EOT
+    Where the function package comes from: "file" (package_file: the zip `make lambda` builds, for
+    CLI-driven runs), "s3" (package_s3_bucket/package_s3_key/package_s3_object_version, in the
+    function's Region, for pipelines that build and upload) or "release" (the zip inside this module,
+    when the module is used from the release archive with a pinned checksum: HCP Terraform VCS runs).
+  EOT
   type        = string
+  default     = "file"
 
   validation {
-    condition     = endswith(var.package_file, ".zip")
+    condition     = contains(["file", "s3", "release"], var.package_source)
+    error_message = "package_source must be \"file\", \"s3\" or \"release\"."
+  }
+}
+
+variable "package_file" {
+  description = "package_source = \"file\": path of the function package, the zip holding `bootstrap` that `make lambda` builds (dist/ecrsync-lambda-arm64.zip)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.package_file == null || endswith(coalesce(var.package_file, "x.zip"), ".zip")
     error_message = "package_file must be a .zip file (make lambda builds dist/ecrsync-lambda-arm64.zip)."
   }
 }
 
 variable "package_hash" {
-  description = "filebase64sha256 of package_file, so a new build is deployed; null when the file is not built yet (plan then stops with a precondition saying so)."
+  description = "Base64 SHA-256 of the package (filebase64sha256 of package_file; for S3, of the object), so a new build is deployed. With \"file\", null means the file is not built yet (plan then stops saying so). Not used with \"release\" (the module hashes its own zip)."
   type        = string
   default     = null
+}
+
+variable "package_s3_bucket" {
+  description = "package_source = \"s3\": bucket holding the function package, in the function's Region (the source Region)."
+  type        = string
+  default     = null
+}
+
+variable "package_s3_key" {
+  description = "package_source = \"s3\": key of the function package (a zip holding `bootstrap`)."
+  type        = string
+  default     = null
+}
+
+variable "package_s3_object_version" {
+  description = "package_source = \"s3\": object version of the package in a versioned bucket; a new version deploys it. null takes the current object (then set package_hash so a new upload is noticed)."
+  type        = string
+  default     = null
+}
+
+variable "reserved_concurrency" {
+  description = <<-EOT
+    Concurrent executions reserved for the function; null (the default) reserves none. A reservation
+    both guarantees and caps the function's concurrency. It must be at least
+    reconcile_maximum_concurrency. Each concurrent copy may call PutImage, which ECR allows 10 times a
+    second per account and Region: more concurrency does not copy faster once that quota binds. Lambda
+    keeps 100 executions of each account and Region unreserved: a reservation that would leave fewer
+    fails the apply (the account's default limit is 1,000).
+  EOT
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.reserved_concurrency == null || (coalesce(var.reserved_concurrency, 1) >= 1 && floor(coalesce(var.reserved_concurrency, 1)) == coalesce(var.reserved_concurrency, 1))
+    error_message = "reserved_concurrency must be null or a whole number of at least 1 (0 would stop the function: turn off its rule instead)."
+  }
 }
 
 variable "memory_size" {
@@ -298,21 +351,71 @@ variable "vpc_security_group_ids" {
 }
 
 variable "create_alarms" {
-  description = "Whether to create CloudWatch alarms on function errors and on the depth of the dead-letter, failure and reconcile dead-letter queues."
+  description = "Whether to create CloudWatch alarms (function errors, dropped and undeliverable async events, EventBridge delivery failures, events waiting in any dead-letter or failure queue) and, unless topics are given, an SNS topic for them in each account."
   type        = bool
   default     = true
 }
 
+variable "alarm_topic_arn" {
+  description = "SNS topic (destination account, function Region) the function-side alarms notify. null creates one, <name>-alarms, subscribed by alarm_email_addresses."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:.+$", coalesce(var.alarm_topic_arn, "x")))
+    error_message = "alarm_topic_arn must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)."
+  }
+}
+
+variable "source_alarm_topic_arn" {
+  description = "SNS topic in the SOURCE account and Region the alarms on the rule's delivery notify (alarms can only notify a topic in their own account here). null creates one there, <name>-alarms, subscribed by alarm_email_addresses."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.source_alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:.+$", coalesce(var.source_alarm_topic_arn, "x")))
+    error_message = "source_alarm_topic_arn must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)."
+  }
+}
+
+variable "alarm_email_addresses" {
+  description = "E-mail addresses subscribed to the topics this module creates (both accounts). Each address gets a confirmation message from SNS and receives nothing until it confirms."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.alarm_email_addresses : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", a))])
+    error_message = "alarm_email_addresses must be e-mail addresses."
+  }
+}
+
 variable "alarm_actions" {
-  description = "ARNs notified when an alarm in the destination account fires (for example SNS topics there)."
+  description = "More ARNs notified by the destination account's alarms, besides the topic."
   type        = list(string)
   default     = []
 }
 
 variable "source_alarm_actions" {
-  description = "ARNs notified when the alarm on the rule's dead-letter queue, in the source account, fires."
+  description = "More ARNs notified by the source account's alarms, besides the topic."
   type        = list(string)
   default     = []
+}
+
+variable "queue_age_alarm_threshold_seconds" {
+  description = "An alarm fires when the oldest event in a dead-letter or failure queue has waited longer than this (seconds)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.queue_age_alarm_threshold_seconds >= 0 && var.queue_age_alarm_threshold_seconds < 1209600
+    error_message = "queue_age_alarm_threshold_seconds must be between 0 and 1209599 (14 days, SQS's longest retention)."
+  }
+}
+
+variable "create_dashboard" {
+  description = "Whether to create a CloudWatch dashboard of the function's metrics (syncs, bytes, durations, outcomes, queue ages); named <name>-<Region>."
+  type        = bool
+  default     = false
 }
 
 variable "tags" {
