@@ -26,14 +26,15 @@ func (c *Config) FromSource(p event.Push) (bool, string) {
 }
 
 // Match returns the copies a push of repository:tag calls for, across every rule, without
-// duplicates (two rules naming one destination copy once) and never onto the source itself.
+// duplicates (two rules naming one destination copy once, under the rule with gates if one has
+// them) and never onto the source itself.
 // It does not check that the push came from the source: see FromSource.
 func (c *Config) Match(repository, tag string) []Target {
 	if !ref.ValidRepository(repository) || !ref.ValidTag(tag) {
 		return nil
 	}
 	var out []Target
-	seen := map[string]bool{}
+	seen := map[string]int{} // destination host/repository -> its index in out
 	for i := range c.Rules {
 		r := &c.Rules[i]
 		if !matchAny(r.repos, repository) || !matchAny(r.tags, tag) {
@@ -46,10 +47,19 @@ func (c *Config) Match(repository, tag string) []Target {
 				continue // a template that makes the name too long: Validate cannot know every name
 			}
 			key := t.Host + "/" + t.Repository
-			if seen[key] || t.Host == c.Source.host && t.Repository == repository {
+			if t.Host == c.Source.host && t.Repository == repository {
 				continue
 			}
-			seen[key] = true
+			if k, dup := seen[key]; dup {
+				// Two rules select one destination: it is copied once, under a rule with gates if
+				// either has them, so an earlier rule without require can never let an image past
+				// a later rule's gate.
+				if c.Rules[out[k].Rule].Policy() == nil && r.Policy() != nil {
+					out[k] = t
+				}
+				continue
+			}
+			seen[key] = len(out)
 			out = append(out, t)
 		}
 	}

@@ -64,3 +64,29 @@ func TestRequireRejectsBadGates(t *testing.T) {
 		})
 	}
 }
+
+// TestAnUngatedRuleCannotBypassAGatedOne: two rules select the same destination; the copy runs
+// under the rule with gates whichever comes first, so listing a broad ungated rule before a
+// gated prod rule does not promote unchecked images.
+func TestAnUngatedRuleCannotBypassAGatedOne(t *testing.T) {
+	t.Parallel()
+	for _, order := range []string{"ungated first", "gated first"} {
+		ungated := "  - repositories: ['*']\n    destinations: [{registry: 127.0.0.1:5001}]\n"
+		gated := "  - repositories: [app]\n    tags: [prod]\n    require: {scan: {}}\n    destinations: [{registry: 127.0.0.1:5001}]\n"
+		rs := ungated + gated
+		if order == "gated first" {
+			rs = gated + ungated
+		}
+		c, err := rules.Load([]byte("source: {registry: 127.0.0.1:5000}\nrules:\n" + rs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := c.Match("app", "prod")
+		if len(ts) != 1 || c.Rules[ts[0].Rule].Policy() == nil {
+			t.Errorf("%s: targets %+v, want one, under the gated rule", order, ts)
+		}
+		if ts := c.Match("app", "dev"); len(ts) != 1 || c.Rules[ts[0].Rule].Policy() != nil {
+			t.Errorf("%s: app:dev targets %+v, want one under the ungated rule", order, ts)
+		}
+	}
+}
