@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,16 +57,19 @@ func TestDevSyncsCranePush(t *testing.T) {
 	bin := ecrsyncBin(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dev := exec.CommandContext(ctx, bin, "dev", "--log-level", "warn")
+	// Not CommandContext: the context ends before the deferred stop, and a killed dev leaves
+	// its storage behind. stop interrupts it and waits for it to clean up.
+	dev := exec.Command(bin, "dev", "--log-level", "info", "--log-format", "json")
 	stdout, err := dev.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dev.Stderr = os.Stderr
+	var stderr lockedBuffer
+	dev.Stderr = &stderr
 	if err := dev.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { dev.Process.Signal(os.Interrupt); dev.Wait() })
+	defer stopProcess(t, dev)
 	lines := bufio.NewScanner(stdout)
 	var src, dst string
 	for lines.Scan() && (src == "" || dst == "") {
@@ -123,6 +127,47 @@ func TestDevSyncsCranePush(t *testing.T) {
 	}
 	for _, m := range idx.Manifests {
 		run("validate", "--remote", dst+"/team/app@"+m.Digest)
+	}
+	// Nothing failed, so no line says ERROR: the registry announces a push before its tag
+	// exists, and that first look must not be reported as a failure (issue 14.2).
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(line, `"level":"ERROR"`) {
+			t.Errorf("an ERROR line while converging: %s", line)
+		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer a child process writes to while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// stopProcess interrupts cmd, as Ctrl-C would, and waits for it to exit (and clean up); it
+// kills it if it has not exited within a minute.
+func stopProcess(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		<-done
+		t.Error("the process did not stop within a minute of an interrupt")
 	}
 }
 

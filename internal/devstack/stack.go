@@ -29,6 +29,10 @@ const (
 	DefaultRetries = 3
 	// DefaultWorkers is how many pushes are synced at once.
 	DefaultWorkers = 4
+	// tagLooks and tagInterval bound the wait for a pushed tag to appear in the source: it is
+	// linked within milliseconds of the notification.
+	tagLooks    = 20
+	tagInterval = 50 * time.Millisecond
 	// queueSize bounds the pushes waiting; more are dropped, with a warning.
 	queueSize = 1024
 )
@@ -51,6 +55,9 @@ type StackOptions struct {
 	After func(time.Duration) <-chan time.Time
 	// Workers: 0 means DefaultWorkers.
 	Workers int
+	// TagWait waits between looks for a pushed tag (a timer channel); nil means time.After.
+	// Tests pass one that fires at once.
+	TagWait func(time.Duration) <-chan time.Time
 }
 
 // Stack is a running `ecrsync dev`: a source registry that notifies a webhook of every push, a
@@ -64,6 +71,7 @@ type Stack struct {
 	hook   *http.Server
 	tmp    string // storage made for this run, removed on Close
 	synced chan struct{}
+	pusher *Pusher // reads the source, to wait for a pushed tag
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -84,7 +92,10 @@ func StartStack(ctx context.Context, o StackOptions) (*Stack, error) {
 	if o.Workers <= 0 {
 		o.Workers = DefaultWorkers
 	}
-	s := &Stack{opts: o, log: o.Logger, queue: make(chan event.Push, queueSize), synced: make(chan struct{}, 1), cancel: func() {}}
+	if o.TagWait == nil {
+		o.TagWait = time.After
+	}
+	s := &Stack{opts: o, log: o.Logger, queue: make(chan event.Push, queueSize), synced: make(chan struct{}, 1), cancel: func() {}, pusher: NewPusher()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -163,6 +174,7 @@ func (s *Stack) syncPush(ctx context.Context, p event.Push, sync SyncFunc) {
 		}
 	}()
 	retries := max(0, s.opts.Retries)
+	s.awaitTag(ctx, p)
 	for try := 0; ; try++ {
 		last := try >= retries
 		err := sync(ctx, p, last)
@@ -174,6 +186,30 @@ func (s *Stack) syncPush(ctx context.Context, p event.Push, sync SyncFunc) {
 		}
 		select {
 		case <-s.opts.After(s.opts.Backoff(try)):
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// awaitTag waits (up to tagLooks x tagInterval) until the source serves p's tag: distribution
+// notifies a manifest push before it links the tag, so the first look may not find it, and that
+// look is not a failure to report. If the tag never appears the sync runs anyway and says why.
+func (s *Stack) awaitTag(ctx context.Context, p event.Push) {
+	if p.Tag == "" {
+		return
+	}
+	repo, err := s.pusher.Repo(s.Src.Addr + "/" + p.Repository)
+	if err != nil {
+		return
+	}
+	for try := 0; try < tagLooks; try++ {
+		if _, err := repo.Head(ctx, p.Tag); !errors.Is(err, registry.ErrNotFound) {
+			return
+		}
+		s.log.DebugContext(ctx, "the tag is not in the source yet", "push", p.String(), "look", try+1)
+		select {
+		case <-s.opts.TagWait(tagInterval):
 		case <-ctx.Done():
 			return
 		}
