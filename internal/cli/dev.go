@@ -52,8 +52,8 @@ Ctrl-C stops it.
 source and destination digests side by side and exits: 0 if every one matches.`,
 		Example: `  ecrsync dev --demo
   ecrsync dev --src-addr 127.0.0.1:5000 --dst-addr 127.0.0.1:5001 &
-  crane copy alpine.tar 127.0.0.1:5000/app:dev     # or: oras push, regctl image copy, skopeo copy
-  crane digest 127.0.0.1:5001/app:dev`,
+  crane append -f layer.tar -t 127.0.0.1:5000/app:dev    # or: crane push image.tar, docker push, oras push
+  crane digest 127.0.0.1:5001/app:dev                     # the same digest, synced`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger()

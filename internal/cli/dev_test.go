@@ -128,11 +128,58 @@ func TestDevSyncsCranePush(t *testing.T) {
 	for _, m := range idx.Manifests {
 		run("validate", "--remote", dst+"/team/app@"+m.Digest)
 	}
+	// The commands `dev --help` suggests work as written (issue 14.4): its crane lines, run with
+	// this stack's addresses, push an image and find it synced.
+	runHelpExample(t, ctx, bin, crane, src, dst, dir)
+
 	// Nothing failed, so no line says ERROR: the registry announces a push before its tag
 	// exists, and that first look must not be reported as a failure (issue 14.2).
 	for _, line := range strings.Split(stderr.String(), "\n") {
 		if strings.Contains(line, `"level":"ERROR"`) {
 			t.Errorf("an ERROR line while converging: %s", line)
+		}
+	}
+}
+
+// runHelpExample runs the crane lines of `ecrsync dev --help`'s example against a running dev
+// stack (its 127.0.0.1:5000 and :5001 replaced by src and dst, layer.tar by a real file): the push
+// must work, and the digest line must find the pushed digest in the destination.
+func runHelpExample(t *testing.T, ctx context.Context, bin, crane, src, dst, dir string) {
+	t.Helper()
+	help, err := exec.CommandContext(ctx, bin, "dev", "--help").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer := filepath.Join(dir, "layer.tar")
+	writeTar(t, layer, "hello", []byte("hello from the help text"))
+	r := strings.NewReplacer("127.0.0.1:5000", src, "127.0.0.1:5001", dst, "layer.tar", layer)
+	var cmds [][]string
+	for _, line := range strings.Split(string(help), "\n") {
+		line, _, _ = strings.Cut(strings.TrimSpace(line), "#")
+		if f := strings.Fields(r.Replace(line)); len(f) > 1 && f[0] == "crane" {
+			cmds = append(cmds, f[1:])
+		}
+	}
+	if len(cmds) != 2 || cmds[1][0] != "digest" {
+		t.Fatalf("want a crane push and a crane digest line in dev --help, got %q", cmds)
+	}
+	if out, err := exec.CommandContext(ctx, crane, cmds[0]...).CombinedOutput(); err != nil {
+		t.Fatalf("dev --help's `crane %s` fails: %v\n%s", strings.Join(cmds[0], " "), err, out)
+	}
+	ref := cmds[1][1]
+	want, err := exec.CommandContext(ctx, crane, "digest", strings.Replace(ref, dst, src, 1)).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		got, err := exec.CommandContext(ctx, crane, cmds[1]...).Output()
+		if err == nil && string(got) == string(want) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("dev --help's `crane %s` never found %s", strings.Join(cmds[1], " "), want)
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
