@@ -93,7 +93,8 @@ func TestCopyCommand(t *testing.T) {
 	})
 	t.Run("missing source image fails permanently", func(t *testing.T) {
 		code, _, errs := run("copy", src.Addr+"/app:nope", dst.Addr+"/x", "--log-level", "error")
-		if code != cli.ExitFailed || !strings.Contains(errs, "src:") {
+		// It never existed: "not found", not "gone" (issue 14.5).
+		if code != cli.ExitFailed || !strings.Contains(errs, "src:") || !strings.Contains(errs, "hint: not found in the source") || strings.Contains(errs, "gone") {
 			t.Fatalf("exit %d: %s", code, errs)
 		}
 	})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ecrsync/ecrsync/internal/event"
 	"github.com/ecrsync/ecrsync/internal/reconcile"
+	"github.com/ecrsync/ecrsync/internal/registry"
 	"github.com/ecrsync/ecrsync/internal/replicate"
 	"github.com/ecrsync/ecrsync/internal/rules"
 )
@@ -225,6 +226,10 @@ func (h *Handler) copyOne(ctx context.Context, p event.Push, srcRepo name.Reposi
 			o.Outcome = OutcomeRetryable
 		} else {
 			o.Outcome, o.Fix = OutcomeNeedsAction, fixFor(err)
+			if p.Action == event.ActionPush && goneFromSource(err) {
+				// The event said the image existed: not "never pushed", but gone since.
+				o.Fix = "the source no longer has the image the push event announced (deleted or retagged since): nothing to copy"
+			}
 		}
 		return o
 	}
@@ -243,6 +248,13 @@ func fixFor(err error) string {
 		return h
 	}
 	return "see the reason; replay the event with `ecrsync handle` once it is fixed"
+}
+
+// goneFromSource reports whether a copy failed because the source has no such image.
+func goneFromSource(err error) bool {
+	var ce *replicate.CopyError
+	return errors.As(err, &ce) && ce.Side == replicate.Src &&
+		(errors.Is(err, registry.ErrNotFound) || errors.Is(err, registry.ErrRepositoryNotFound))
 }
 
 func joinSync(errs []error) error {

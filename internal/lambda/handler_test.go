@@ -444,3 +444,21 @@ func TestOnFailureRecordReplaysItsEvent(t *testing.T) {
 		}
 	}
 }
+
+// TestPushOfAnImageGoneFromTheSourceSaysSo: a push event announces an image the source no
+// longer has; the fix says it is gone (the event said it existed), and is not retried.
+func TestPushOfAnImageGoneFromTheSourceSaysSo(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	d := e.image(t, "app", "v1", 1)
+	_, err := e.h.Handle(context.Background(), pushEvent(t, event.Push{Repository: "app", Tag: "v9", Digest: d.Digest.String()}))
+	var se *lambda.SyncError
+	if !errors.As(err, &se) || se.Retryable || len(se.Failed) == 0 {
+		t.Fatalf("Handle: %v; want a SyncError, not retryable", err)
+	}
+	for _, o := range se.Failed {
+		if !strings.Contains(o.Fix, "no longer has the image the push event announced") {
+			t.Errorf("fix %q, want it to say the pushed image is gone", o.Fix)
+		}
+	}
+}

@@ -69,7 +69,7 @@ func Hint(err error) string {
 	case registry.IsCertificateError(err):
 		return fmt.Sprintf("the TLS certificate of %s does not verify: add its CA to the system's trust store, or pass --insecure", which)
 	case errors.Is(err, registry.ErrRepositoryNotFound), errors.Is(err, registry.ErrNotFound) && side == Src:
-		return "the image is not in the source (never pushed, or deleted since): nothing to copy until it is pushed"
+		return "not found in the source: check the repository and tag (or digest), and push it there first"
 	case registry.Classify(err) == registry.Unreachable:
 		return fmt.Sprintf("nothing answers at the address of %s: check the host name and port", which)
 	}
