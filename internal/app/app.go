@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 
@@ -153,9 +154,13 @@ func (a *App) AWS(ctx context.Context) (aws.Config, error) {
 			a.aws = *a.opts.AWS
 			return
 		}
-		a.aws, a.awsErr = awsconfig.LoadDefaultConfig(ctx)
+		a.aws, a.awsErr = awsconfig.LoadDefaultConfig(ctx, awsconfig.WithLogger(sdkLogger(a.log)))
 		if a.awsErr != nil {
 			a.awsErr = fmt.Errorf("loading AWS configuration: %w", a.awsErr)
+			return
+		}
+		if a.aws.Credentials != nil {
+			a.aws.Credentials = noCredentials{a.aws.Credentials, os.Getenv, a.log}
 		}
 	})
 	return a.aws, a.awsErr
