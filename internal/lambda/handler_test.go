@@ -404,7 +404,7 @@ func TestOneLogLinePerDestinationWithMetricsAndNoCredentials(t *testing.T) {
 		t.Fatalf("%d sync lines, want one per destination:\n%s", len(lines), logs)
 	}
 	for _, m := range lines {
-		for _, k := range []string{"src", "dst", "digest", "tag", "bytes", "blobsSkipped", "duration", "outcome", "_aws", "SyncDuration", "BytesSent"} {
+		for _, k := range []string{"src", "dst", "digest", "tag", "bytes", "blobsSkipped", "durationMs", "outcome", "_aws", "SyncDuration", "BytesSent"} {
 			if _, ok := m[k]; !ok {
 				t.Errorf("sync line lacks %s: %v", k, m)
 			}

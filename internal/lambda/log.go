@@ -27,7 +27,7 @@ func outcomeAttrs(o Outcome) []any {
 	add("reason", o.Reason)
 	add("fix", o.Fix)
 	if o.Dst != "" {
-		a = append(a, "bytes", o.Bytes, "blobsSkipped", o.BlobsSkipped, "duration", o.DurationMs)
+		a = append(a, "bytes", o.Bytes, "blobsSkipped", o.BlobsSkipped, "durationMs", o.DurationMs)
 	}
 	return a
 }

@@ -75,7 +75,8 @@ type Report struct {
 	Failed       int           `json:"failed"`
 	Bytes        int64         `json:"bytes"`
 	DryRun       bool          `json:"dryRun,omitempty"`
-	Duration     time.Duration `json:"duration"`
+	Duration     time.Duration `json:"-"`
+	DurationMs   int64         `json:"durationMs"` // Duration in milliseconds: the one unit of every line and report
 	Items        []Item        `json:"items"`
 }
 
@@ -212,6 +213,7 @@ func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 	}
 	rep := r.run(ctx, repos)
 	rep.Duration = time.Since(start)
+	rep.DurationMs = rep.Duration.Milliseconds()
 	r.summary(ctx, rep)
 	return rep, nil
 }
@@ -225,6 +227,7 @@ func (r *Reconciler) Repository(ctx context.Context, repository string) (*Report
 	start := time.Now()
 	rep := r.run(ctx, []string{repository})
 	rep.Duration = time.Since(start)
+	rep.DurationMs = rep.Duration.Milliseconds()
 	r.summary(ctx, rep)
 	return rep, nil
 }
@@ -232,7 +235,7 @@ func (r *Reconciler) Repository(ctx context.Context, repository string) (*Report
 func (r *Reconciler) summary(ctx context.Context, rep *Report) {
 	r.log.InfoContext(ctx, "reconcile", "repositories", rep.Repositories, "tags", rep.Tags, "inSync", rep.InSync,
 		"copied", rep.Copied, "wouldCopy", rep.Planned, "skipped", rep.Skipped, "failed", rep.Failed,
-		"bytes", rep.Bytes, "dryRun", rep.DryRun, "duration", rep.Duration)
+		"bytes", rep.Bytes, "dryRun", rep.DryRun, "durationMs", rep.DurationMs)
 }
 
 // task is one source tag with the destinations it goes to.
