@@ -3,6 +3,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -115,6 +116,14 @@ ECR pushes across accounts.`,
 	pf.StringVar(&g.logFormat, "log-format", "auto", "log format: auto (text on a terminal, else JSON), text or json")
 	pf.StringVarP(&g.output, "output", "o", "text", "result format on stdout: text or json")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	// The shared flags are checked before any command runs: a bad --log-level, --log-format or
+	// --output is a usage error (exit 2) whatever the command.
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if _, err := g.logger(); err != nil {
+			return err
+		}
+		return g.checkOutput()
+	}
 	// Every command, in the order help lists them.
 	root.AddCommand(newCopy(g), newHandle(g), newReplay(g), newSync(g), newConfig(g), newDev(g), newVersion(g))
 	// An unknown command or the wrong number of arguments is a usage error (exit 2).
@@ -145,17 +154,37 @@ ECR pushes across accounts.`,
 
 // Main runs the CLI and returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr}
+	out := &countingWriter{w: stdout}
+	g := &globals{stdin: stdin, stdout: out, stderr: stderr}
 	root := NewRoot(g)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintln(stderr, "ecrsync:", strings.TrimSpace(err.Error()))
-	if h := replicate.Hint(err); h != "" {
-		fmt.Fprintln(stderr, "ecrsync: hint:", h)
+	msg, hint := strings.TrimSpace(err.Error()), replicate.Hint(err)
+	fmt.Fprintln(stderr, "ecrsync:", msg)
+	if hint != "" {
+		fmt.Fprintln(stderr, "ecrsync: hint:", hint)
 	}
+	code := exitCode(err)
+	// With --output json, a command that failed before writing its result writes an error
+	// object instead, so a script reading stdout always gets JSON.
+	if g.output == "json" && out.n == 0 {
+		json.NewEncoder(stdout).Encode(errorObject{Error: msg, Hint: hint, ExitCode: code})
+	}
+	return code
+}
+
+// errorObject is what a failed command writes on stdout with --output json.
+type errorObject struct {
+	Error    string `json:"error"`
+	Hint     string `json:"hint,omitempty"`
+	ExitCode int    `json:"exitCode"`
+}
+
+// exitCode is the process exit code for a command's error.
+func exitCode(err error) int {
 	var ue usageError
 	var ee exitError
 	switch {
@@ -165,4 +194,16 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return ExitUsage
 	}
 	return ExitFailed
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -269,11 +269,21 @@ func (s *Stack) Close() {
 // ErrDemoDiffers is returned by Demo when the destination does not hold what the source does.
 var ErrDemoDiffers = errors.New("the destination differs from the source")
 
-// Demo pushes a multi-platform image with a signature to the source, waits (up to timeout) for
-// its sync, and prints source and destination digests side by side to out.
-func (s *Stack) Demo(ctx context.Context, out io.Writer, timeout time.Duration) error {
+// The demo image: Demo pushes DemoRepository:DemoTag to the source.
+const (
+	DemoRepository = "demo/app"
+	DemoTag        = "dev"
+)
+
+// Demo pushes a multi-platform image with a signature to the source as DemoRepository:DemoTag,
+// waits (up to timeout) for its sync to dstRepository (as the rules name it; "" means
+// DemoRepository), and prints source and destination digests side by side to out.
+func (s *Stack) Demo(ctx context.Context, out io.Writer, timeout time.Duration, dstRepository string) error {
+	if dstRepository == "" {
+		dstRepository = DemoRepository
+	}
 	p := NewPusher()
-	src, err := p.Repo(s.Src.Addr + "/demo/app")
+	src, err := p.Repo(s.Src.Addr + "/" + DemoRepository)
 	if err != nil {
 		return err
 	}
@@ -291,19 +301,19 @@ func (s *Stack) Demo(ctx context.Context, out io.Writer, timeout time.Duration) 
 	if err != nil {
 		return err
 	}
-	if _, err := src.PutManifest(ctx, "dev", top); err != nil {
+	if _, err := src.PutManifest(ctx, DemoTag, top); err != nil {
 		return fmt.Errorf("tagging the demo image: %w", err)
 	}
-	fmt.Fprintf(out, "pushed    %s/demo/app:dev  %s (3 platforms, an attestation, a signature)\n", s.Src.Addr, idx.Digest)
+	fmt.Fprintf(out, "pushed    %s/%s:%s  %s (3 platforms, an attestation, a signature)\n", s.Src.Addr, DemoRepository, DemoTag, idx.Digest)
 
-	dst, err := p.Repo(s.Dst.Addr + "/demo/app")
+	dst, err := p.Repo(s.Dst.Addr + "/" + dstRepository)
 	if err != nil {
 		return err
 	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
-		if d, err := dst.Head(ctx, "dev"); err == nil && d.Digest == idx.Digest {
+		if d, err := dst.Head(ctx, DemoTag); err == nil && d.Digest == idx.Digest {
 			break
 		}
 		select {
@@ -322,7 +332,7 @@ func (s *Stack) Demo(ctx context.Context, out io.Writer, timeout time.Duration) 
 // the signature, and fails if any differs.
 func compare(ctx context.Context, out io.Writer, src, dst *registry.Repository, top *registry.Manifest, sig ocispec.Descriptor) error {
 	type row struct{ what, ref string }
-	rows := []row{{"index", "dev"}}
+	rows := []row{{"index", DemoTag}}
 	for _, c := range top.Manifests {
 		what := "platform ?"
 		if c.Platform != nil {
