@@ -231,8 +231,8 @@ func FuzzDecode(f *testing.F) {
 // words a user reads, not the decoder's Go types (issue 14.9).
 func TestInputThatIsNotAnObjectSaysWhatItIs(t *testing.T) {
 	for in, want := range map[string]string{
-		"[]":         "a JSON array, not an event",
-		` "push" `:   "a JSON string, not an event",
+		"[]":        "a JSON array, not an event",
+		` "push" `:  "a JSON string, not an event",
 		`{"detail-`: "not JSON",
 	} {
 		_, err := Decode([]byte(in))
