@@ -117,3 +117,22 @@ func TestDevDemoWithRulesThatSkipTheDemoSaysSoAtOnce(t *testing.T) {
 		t.Fatalf("exit %d, stderr %s", code, errs)
 	}
 }
+
+// TestUnknownCommandsAndFlagsSuggestTheNearest: a typo in a command or flag is a usage error
+// that names what was probably meant.
+func TestUnknownCommandsAndFlagsSuggestTheNearest(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"cpoy", "a", "b"}, `did you mean "copy"?`},
+		{[]string{"config", "valdate", "x"}, `did you mean "validate"?`},
+		{[]string{"copy", "--all-tag", "a", "b"}, "did you mean --all-tags?"},
+		{[]string{"sync", "--dryrun"}, "did you mean --dry-run?"},
+	} {
+		if code, _, errs := run(tt.args...); code != cli.ExitUsage || !strings.Contains(errs, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tt.args, code, errs, tt.want)
+		}
+	}
+}
