@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"text/template"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -40,8 +42,39 @@ func (f *copyFlags) warn(log *slog.Logger) {
 	}
 }
 
+// resultFlags say how copy prints each result: a Go template (--format) instead of the line or
+// JSON, and a file that gets the digest (--digest-file).
+type resultFlags struct {
+	format     string
+	digestFile string
+	tmpl       *template.Template
+}
+
+func (r *resultFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&r.format, "format", "", "print each result with this Go template instead, e.g. '{{.Digest}}' (fields: Src, Dst, Digest, MediaType, UpToDate, BytesSent, Blobs, BlobsSkipped, BlobsMounted, Manifests, Referrers, DurationMs)")
+	cmd.Flags().StringVar(&r.digestFile, "digest-file", "", "write the copied image's digest to this file (with --all-tags: one 'tag digest' line per tag)")
+}
+
+// check parses the template: a bad one is a usage error before anything is copied.
+func (r *resultFlags) check() error {
+	if r.format == "" {
+		return nil
+	}
+	t, err := template.New("format").Option("missingkey=error").Parse(r.format)
+	if err != nil {
+		return usageError{fmt.Errorf("--format: %w", err)}
+	}
+	// A field that does not exist fails now, not after the copy.
+	if err := t.Execute(io.Discard, &replicate.Result{}); err != nil {
+		return usageError{fmt.Errorf("--format: %w", err)}
+	}
+	r.tmpl = t
+	return nil
+}
+
 func newCopy(g *globals) *cobra.Command {
 	var f copyFlags
+	var rf resultFlags
 	var allTags bool
 	var parallel int
 	cmd := &cobra.Command{
@@ -59,7 +92,9 @@ its credential helpers (docker login). Registries on loopback are spoken to over
 		Example: `  ecrsync copy 127.0.0.1:5000/app:v1 127.0.0.1:5001/app
   ecrsync copy 111111111111.dkr.ecr.us-east-1.amazonaws.com/app:prod \
       222222222222.dkr.ecr.eu-west-1.amazonaws.com/app:prod --output json
-  ecrsync copy --all-tags 127.0.0.1:5000/app 127.0.0.1:5001/mirror/app`,
+  ecrsync copy --all-tags 127.0.0.1:5000/app 127.0.0.1:5001/mirror/app
+  ecrsync copy 127.0.0.1:5000/app:v1 127.0.0.1:5001/app --format '{{.Digest}}'
+  ecrsync copy 127.0.0.1:5000/app:v1 127.0.0.1:5001/app --digest-file app.digest`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := g.checkOutput(); err != nil {
@@ -76,6 +111,9 @@ its credential helpers (docker login). Registries on loopback are spoken to over
 			}
 			if f.jobs < 1 {
 				return usageError{fmt.Errorf("--jobs must be at least 1")}
+			}
+			if err := rf.check(); err != nil {
+				return err
 			}
 			for _, ref := range args {
 				if _, _, err := replicate.ParseReference(ref); err != nil {
@@ -96,7 +134,7 @@ its credential helpers (docker login). Registries on loopback are spoken to over
 				return err
 			}
 			if allTags {
-				return copyAllTags(cmd.Context(), g, a.Client, a.Copier, args[0], args[1], parallel)
+				return copyAllTags(cmd.Context(), g, &rf, a.Client, a.Copier, args[0], args[1], parallel)
 			}
 			res, err := a.Copier.Copy(cmd.Context(), args[0], args[1])
 			bar.done()
@@ -106,10 +144,14 @@ its credential helpers (docker login). Registries on loopback are spoken to over
 				}
 				return err
 			}
-			return printResult(g, res)
+			if err := rf.writeDigests(res); err != nil {
+				return err
+			}
+			return printResult(g, &rf, res)
 		},
 	}
 	f.register(cmd)
+	rf.register(cmd)
 	cmd.Flags().BoolVar(&allTags, "all-tags", false, "copy every tag of the SRC repository to the DST repository")
 	cmd.Flags().IntVar(&parallel, "parallel", 8, "with --all-tags: images copied at once")
 	return cmd
@@ -142,7 +184,7 @@ var referrerTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}(\.[a-z]+)?$`)
 
 // copyAllTags copies every tag of one repository to another with one Copier, so connections,
 // tokens and the knowledge of what the destination holds are shared across tags.
-func copyAllTags(ctx context.Context, g *globals, c *registry.Client, cp *replicate.Copier, src, dst string, parallel int) error {
+func copyAllTags(ctx context.Context, g *globals, rf *resultFlags, c *registry.Client, cp *replicate.Copier, src, dst string, parallel int) error {
 	srcRepo, srcRef, err := replicate.ParseReference(src)
 	if err != nil {
 		return usageError{err}
@@ -162,6 +204,7 @@ func copyAllTags(ctx context.Context, g *globals, c *registry.Client, cp *replic
 	tags = slices.DeleteFunc(slices.Clone(tags), referrerTag.MatchString)
 	var mu sync.Mutex
 	var failed []string
+	var done []*replicate.Result
 	retryable := true
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.SetLimit(parallel)
@@ -176,10 +219,14 @@ func copyAllTags(ctx context.Context, g *globals, c *registry.Client, cp *replic
 				fmt.Fprintf(g.stderr, "ecrsync: %s: %v\n", tag, err)
 				return nil
 			}
-			return printResult(g, res)
+			done = append(done, res)
+			return printResult(g, rf, res)
 		})
 	}
 	if err := eg.Wait(); err != nil {
+		return err
+	}
+	if err := rf.writeDigests(done...); err != nil {
 		return err
 	}
 	if len(failed) > 0 {
@@ -192,8 +239,40 @@ func copyAllTags(ctx context.Context, g *globals, c *registry.Client, cp *replic
 	return nil
 }
 
-// printResult writes one line per copy, or a JSON object with --output json.
-func printResult(g *globals, res *replicate.Result) error {
+// writeDigests writes --digest-file: the digest of one copy, or a "tag digest" line per copy
+// (sorted by tag) for several.
+func (r *resultFlags) writeDigests(res ...*replicate.Result) error {
+	if r.digestFile == "" {
+		return nil
+	}
+	var b strings.Builder
+	if len(res) == 1 {
+		b.WriteString(res[0].Digest.String() + "\n")
+	} else {
+		res = slices.Clone(res)
+		slices.SortFunc(res, func(a, b *replicate.Result) int { return strings.Compare(a.Dst, b.Dst) })
+		for _, x := range res {
+			_, tag, _ := strings.Cut(x.Dst[strings.LastIndex(x.Dst, "/")+1:], ":")
+			fmt.Fprintf(&b, "%s %s\n", tag, x.Digest)
+		}
+	}
+	if err := os.WriteFile(r.digestFile, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("--digest-file: %w", err)
+	}
+	return nil
+}
+
+// printResult writes one line per copy, a JSON object with --output json, or the --format
+// template's text.
+func printResult(g *globals, rf *resultFlags, res *replicate.Result) error {
+	if rf != nil && rf.tmpl != nil {
+		var b strings.Builder
+		if err := rf.tmpl.Execute(&b, res); err != nil {
+			return usageError{fmt.Errorf("--format: %w", err)}
+		}
+		_, err := fmt.Fprintln(g.stdout, b.String())
+		return err
+	}
 	if g.output == "json" {
 		return json.NewEncoder(g.stdout).Encode(res)
 	}
