@@ -84,6 +84,8 @@ func newCopy(g *globals) *cobra.Command {
 and its signatures, SBOMs and attestations (OCI referrers and cosign-style tags).
 
 SRC and DST are host[:port]/repository[:tag|@digest]. A DST without a tag takes SRC's tag.
+Short names resolve as docker's do, and ecrsync prints what they resolved to: alpine is
+docker.io/library/alpine:latest, team/app is docker.io/team/app.
 With --all-tags, SRC and DST are repositories and every tag is copied (referrer tags such as
 sha256-<hex>.sig come along with the images they refer to), several at once, in one process.
 ECR registries log in with GetAuthorizationToken in their own Region, using the AWS credentials
@@ -114,6 +116,14 @@ its credential helpers (docker login). Registries on loopback are spoken to over
 			}
 			if err := rf.check(); err != nil {
 				return err
+			}
+			// Short names resolve as docker's do, and say what they resolved to.
+			for i := range args {
+				whole := expandShort(args[i], i == 0 && !allTags)
+				if whole != args[i] {
+					fmt.Fprintf(g.stderr, "ecrsync: %s means %s\n", args[i], whole)
+					args[i] = whole
+				}
 			}
 			for _, ref := range args {
 				if _, _, err := replicate.ParseReference(ref); err != nil {
