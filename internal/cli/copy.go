@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -77,6 +78,7 @@ func newCopy(g *globals) *cobra.Command {
 	var rf resultFlags
 	var allTags bool
 	var parallel int
+	var platforms []string
 	cmd := &cobra.Command{
 		Use:   "copy SRC DST",
 		Short: "Copy one image, with every platform and referrer, from SRC to DST",
@@ -96,6 +98,7 @@ its credential helpers (docker login). Registries on loopback are spoken to over
       222222222222.dkr.ecr.eu-west-1.amazonaws.com/app:prod --output json
   ecrsync copy --all-tags 127.0.0.1:5000/app 127.0.0.1:5001/mirror/app
   ecrsync copy 127.0.0.1:5000/app:v1 127.0.0.1:5001/app --format '{{.Digest}}'
+  ecrsync copy 127.0.0.1:5000/app:v1 127.0.0.1:5001/app-arm --platform linux/arm64
   ecrsync copy 127.0.0.1:5000/app:v1 127.0.0.1:5001/app --digest-file app.digest`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -116,6 +119,12 @@ its credential helpers (docker login). Registries on loopback are spoken to over
 			}
 			if err := rf.check(); err != nil {
 				return err
+			}
+			if err := checkPlatforms(platforms); err != nil {
+				return err
+			}
+			if len(platforms) > 0 && allTags {
+				return usageError{fmt.Errorf("--platform copies one image: it does not go with --all-tags")}
 			}
 			// Short names resolve as docker's do, and say what they resolved to.
 			for i := range args {
@@ -146,10 +155,16 @@ its credential helpers (docker login). Registries on loopback are spoken to over
 			if allTags {
 				return copyAllTags(cmd.Context(), g, &rf, a.Client, a.Copier, args[0], args[1], parallel)
 			}
-			res, err := a.Copier.Copy(cmd.Context(), args[0], args[1])
+			var res *replicate.Result
+			if len(platforms) > 0 {
+				res, err = copyPlatforms(cmd.Context(), log, a.Client, a.Copier, args[0], args[1], platforms)
+			} else {
+				res, err = a.Copier.Copy(cmd.Context(), args[0], args[1])
+			}
 			bar.done()
 			if err != nil {
-				if replicate.Retryable(err) {
+				var ue usageError
+				if !errors.As(err, &ue) && replicate.Retryable(err) {
 					return exitError{ExitRetryable, err}
 				}
 				return err
@@ -164,6 +179,7 @@ its credential helpers (docker login). Registries on loopback are spoken to over
 	rf.register(cmd)
 	cmd.Flags().BoolVar(&allTags, "all-tags", false, "copy every tag of the SRC repository to the DST repository")
 	cmd.Flags().IntVar(&parallel, "parallel", 8, "with --all-tags: images copied at once")
+	cmd.Flags().StringSliceVar(&platforms, "platform", nil, "copy only these platforms (os/arch[/variant], comma-separated): one is copied as that platform's manifest, several as a new index of them (a new digest); default: all, bit for bit")
 	return cmd
 }
 
