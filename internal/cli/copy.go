@@ -79,6 +79,7 @@ func newCopy(g *globals) *cobra.Command {
 	var allTags bool
 	var parallel int
 	var platforms []string
+	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "copy SRC DST",
 		Short: "Copy one image, with every platform and referrer, from SRC to DST",
@@ -123,6 +124,9 @@ its credential helpers (docker login). Registries on loopback are spoken to over
 			if err := checkPlatforms(platforms); err != nil {
 				return err
 			}
+			if dryRun && (allTags || len(platforms) > 0) {
+				return usageError{fmt.Errorf("--dry-run plans one whole image: it does not go with --all-tags or --platform")}
+			}
 			if len(platforms) > 0 && allTags {
 				return usageError{fmt.Errorf("--platform copies one image: it does not go with --all-tags")}
 			}
@@ -155,6 +159,9 @@ its credential helpers (docker login). Registries on loopback are spoken to over
 			if allTags {
 				return copyAllTags(cmd.Context(), g, &rf, a.Client, a.Copier, args[0], args[1], parallel)
 			}
+			if dryRun {
+				return planCopy(cmd.Context(), g, &rf, a.Copier, args[0], args[1])
+			}
 			var res *replicate.Result
 			if len(platforms) > 0 {
 				res, err = copyPlatforms(cmd.Context(), log, a.Client, a.Copier, args[0], args[1], platforms)
@@ -179,6 +186,7 @@ its credential helpers (docker login). Registries on loopback are spoken to over
 	rf.register(cmd)
 	cmd.Flags().BoolVar(&allTags, "all-tags", false, "copy every tag of the SRC repository to the DST repository")
 	cmd.Flags().IntVar(&parallel, "parallel", 8, "with --all-tags: images copied at once")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what would be sent (manifests, blobs, bytes) and write nothing; exit 4 if something would be copied")
 	cmd.Flags().StringSliceVar(&platforms, "platform", nil, "copy only these platforms (os/arch[/variant], comma-separated): one is copied as that platform's manifest, several as a new index of them (a new digest); default: all, bit for bit")
 	return cmd
 }
@@ -286,6 +294,40 @@ func (r *resultFlags) writeDigests(res ...*replicate.Result) error {
 		return fmt.Errorf("--digest-file: %w", err)
 	}
 	return nil
+}
+
+// planCopy prints what copying src to dst would send, and exits 4 (ExitPending) if anything,
+// 0 if the destination is up to date.
+func planCopy(ctx context.Context, g *globals, rf *resultFlags, cp *replicate.Copier, src, dst string) error {
+	res, err := cp.Plan(ctx, src, dst)
+	if err != nil {
+		if replicate.Retryable(err) {
+			return exitError{ExitRetryable, err}
+		}
+		return err
+	}
+	switch {
+	case rf.tmpl != nil:
+		if err := printResult(g, rf, res); err != nil {
+			return err
+		}
+	case g.output == "json":
+		if err := json.NewEncoder(g.stdout).Encode(struct {
+			*replicate.Result
+			DryRun bool `json:"dryRun"`
+		}{res, true}); err != nil {
+			return err
+		}
+	case res.UpToDate:
+		fmt.Fprintf(g.stdout, "up to date %s -> %s  %s  nothing to send\n", res.Src, res.Dst, res.Digest)
+	default:
+		fmt.Fprintf(g.stdout, "would copy %s -> %s  %s  would send %s in %d blobs (%d already there), %d manifests\n",
+			res.Src, res.Dst, res.Digest, humanBytes(res.BytesSent), res.Blobs, res.BlobsSkipped, res.Manifests)
+	}
+	if res.UpToDate {
+		return nil
+	}
+	return exitError{ExitPending, fmt.Errorf("%s would be copied (%s)", res.Src, humanBytes(res.BytesSent))}
 }
 
 // printResult writes one line per copy, a JSON object with --output json, or the --format
