@@ -52,9 +52,11 @@ type Options struct {
 	// Retry is the registry client's retry policy; zero means registry.DefaultRetryPolicy.
 	Retry registry.RetryPolicy
 	// Insecure allows plain HTTP and unverified TLS for registries not on loopback.
-	Insecure  bool
-	UserAgent string
-	Logger    *slog.Logger
+	Insecure bool
+	// InsecureHosts are hosts that get Insecure's treatment alone (a copy's one side).
+	InsecureHosts []string
+	UserAgent     string
+	Logger        *slog.Logger
 	// QuietCopies logs the engine's one line per copy at Debug: for callers that write their
 	// own line per copy (the event handler).
 	QuietCopies bool
@@ -135,8 +137,8 @@ func New(ctx context.Context, o Options) (*App, error) {
 	po := o.Pace
 	po.Rate = a.rate
 	a.Pacer = pace.New(po)
-	transport := a.Pacer.Transport(registry.NewTransport(o.Insecure), a.paceKey)
-	a.Client = registry.New(registry.Options{Keychain: keychain, Transport: transport, Insecure: o.Insecure,
+	transport := a.Pacer.Transport(registry.NewHostTransport(o.Insecure, o.InsecureHosts), a.paceKey)
+	a.Client = registry.New(registry.Options{Keychain: keychain, Transport: transport, Insecure: o.Insecure, InsecureHosts: o.InsecureHosts,
 		Retry: o.Retry, Logger: a.log, UserAgent: o.UserAgent})
 	co := o.Copy
 	co.Logger = a.log

@@ -15,6 +15,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
@@ -76,6 +77,7 @@ func (r *resultFlags) check() error {
 func newCopy(g *globals) *cobra.Command {
 	var f copyFlags
 	var rf resultFlags
+	var sf sideFlags
 	var allTags bool
 	var parallel int
 	var platforms []string
@@ -93,14 +95,19 @@ With --all-tags, SRC and DST are repositories and every tag is copied (referrer 
 sha256-<hex>.sig come along with the images they refer to), several at once, in one process.
 ECR registries log in with GetAuthorizationToken in their own Region, using the AWS credentials
 of the environment (profile, env, SSO, instance role); other registries use the Docker config and
-its credential helpers (docker login). Registries on loopback are spoken to over plain HTTP.`,
+its credential helpers (docker login, credHelpers in ~/.docker/config.json), or per side
+--src-creds/--dst-creds: USER:PASSWORD, or the name of a credential helper (docker-credential-NAME).
+Registries on loopback are spoken to over plain HTTP; --insecure (every registry) or
+--src-insecure/--dst-insecure (one side) allow plain HTTP and unverified TLS elsewhere.`,
 		Example: `  ecrsync copy 127.0.0.1:5000/app:v1 127.0.0.1:5001/app
   ecrsync copy 111111111111.dkr.ecr.us-east-1.amazonaws.com/app:prod \
       222222222222.dkr.ecr.eu-west-1.amazonaws.com/app:prod --output json
   ecrsync copy --all-tags 127.0.0.1:5000/app 127.0.0.1:5001/mirror/app
   ecrsync copy 127.0.0.1:5000/app:v1 127.0.0.1:5001/app --format '{{.Digest}}'
   ecrsync copy 127.0.0.1:5000/app:v1 127.0.0.1:5001/app-arm --platform linux/arm64
-  ecrsync copy 127.0.0.1:5000/app:v1 127.0.0.1:5001/app --digest-file app.digest`,
+  ecrsync copy registry.example.com/app:v1 mirror.internal:5000/app --dst-insecure \
+      --src-creds "$USER:$TOKEN" --dst-creds ecr-login
+  ecrsync copy --dry-run 127.0.0.1:5000/app:v1 127.0.0.1:5001/app  ecrsync copy 127.0.0.1:5000/app:v1 127.0.0.1:5001/app --digest-file app.digest`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := g.checkOutput(); err != nil {
@@ -152,6 +159,19 @@ its credential helpers (docker login). Registries on loopback are spoken to over
 				o.Copy.Progress = bar.update
 			}
 			o.Hosts = hosts(args...)
+			srcHost, dstHost := o.Hosts[0], o.Hosts[1]
+			if o.Fallback, err = sf.keychain(srcHost, dstHost, authn.DefaultKeychain); err != nil {
+				return err
+			}
+			for _, side := range []struct {
+				on   bool
+				host string
+			}{{sf.srcInsecure, srcHost}, {sf.dstInsecure, dstHost}} {
+				if side.on {
+					o.InsecureHosts = append(o.InsecureHosts, side.host)
+					log.Warn("TLS certificates of this registry are not verified, and plain HTTP is allowed", "registry", side.host)
+				}
+			}
 			a, err := app.New(cmd.Context(), o)
 			if err != nil {
 				return err
@@ -184,6 +204,7 @@ its credential helpers (docker login). Registries on loopback are spoken to over
 	}
 	f.register(cmd)
 	rf.register(cmd)
+	sf.register(cmd.Flags())
 	cmd.Flags().BoolVar(&allTags, "all-tags", false, "copy every tag of the SRC repository to the DST repository")
 	cmd.Flags().IntVar(&parallel, "parallel", 8, "with --all-tags: images copied at once")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what would be sent (manifests, blobs, bytes) and write nothing; exit 4 if something would be copied")
