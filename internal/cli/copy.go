@@ -182,6 +182,12 @@ Registries on loopback are spoken to over plain HTTP; --insecure (every registry
 			if dryRun {
 				return planCopy(cmd.Context(), g, &rf, a.Copier, args[0], args[1])
 			}
+			if bar != nil && len(platforms) == 0 {
+				// The total, for a percentage: what a plan says would be sent (a few HEADs).
+				if plan, err := a.Copier.Plan(cmd.Context(), args[0], args[1]); err == nil {
+					bar.total = plan.BytesSent
+				}
+			}
 			var res *replicate.Result
 			if len(platforms) > 0 {
 				res, err = copyPlatforms(cmd.Context(), log, a.Client, a.Copier, args[0], args[1], platforms)
@@ -390,10 +396,11 @@ func humanBytes(n int64) string {
 
 // progressBar redraws one status line on a terminal, at most ten times a second.
 type progressBar struct {
-	w    io.Writer
-	mu   sync.Mutex
-	last time.Time
-	p    replicate.Progress
+	w     io.Writer
+	total int64 // bytes the copy will send, if known (from a Plan); 0 means unknown
+	mu    sync.Mutex
+	last  time.Time
+	p     replicate.Progress
 }
 
 func (b *progressBar) update(p replicate.Progress) {
@@ -404,7 +411,16 @@ func (b *progressBar) update(p replicate.Progress) {
 		return
 	}
 	b.last = time.Now()
-	fmt.Fprintf(b.w, "\r\033[K%s  sent %s, %d blobs done, %d skipped", p.Ref, humanBytes(p.BytesSent), p.BlobsDone, p.BlobsSkipped)
+	fmt.Fprint(b.w, "\r\033[K"+b.line(p))
+}
+
+// line is the progress text: with a known total, "sent X of Y (N%)".
+func (b *progressBar) line(p replicate.Progress) string {
+	sent := "sent " + humanBytes(p.BytesSent)
+	if b.total > 0 {
+		sent += fmt.Sprintf(" of %s (%d%%)", humanBytes(b.total), min(100, p.BytesSent*100/b.total))
+	}
+	return fmt.Sprintf("%s  %s, %d blobs done, %d skipped", p.Ref, sent, p.BlobsDone, p.BlobsSkipped)
 }
 
 // Write writes a log line, clearing the progress line first; the next update redraws it.
