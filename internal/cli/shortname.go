@@ -12,8 +12,14 @@ const DefaultRegistry = "docker.io"
 // s unchanged when it is already whole.
 func expandShort(s string, latest bool) string {
 	first, _, hasSlash := strings.Cut(s, "/")
-	if hasSlash && (strings.ContainsAny(first, ".:") || first == "localhost") {
-		return s // it names its host
+	if !hasSlash {
+		// One component: a Docker Hub official image, unless it looks like a host
+		// (127.0.0.1:5000, registry.example.com, localhost:5000), which stays for the parser
+		// to refuse as a reference without a repository.
+		first = first[:strings.IndexAny(first+":", ":@")]
+	}
+	if first == "" || strings.ContainsAny(first, ".:") || first == "localhost" {
+		return s // it names its host, or is not a name at all
 	}
 	repo := s
 	if !hasSlash {

@@ -19,6 +19,11 @@ func TestExpandShortResolvesAsDockerDoes(t *testing.T) {
 		{"127.0.0.1:5000/app", true, "127.0.0.1:5000/app"},
 		{"localhost/app:v1", true, "localhost/app:v1"},
 		{"ghcr.io/org/app:v1", true, "ghcr.io/org/app:v1"},
+		{"127.0.0.1:5000", true, "127.0.0.1:5000"},
+		{"localhost:5000", false, "localhost:5000"},
+		{"registry.example.com", true, "registry.example.com"},
+		{"", true, ""},
+		{"/app", true, "/app"},
 	} {
 		if got := expandShort(tt.in, tt.latest); got != tt.want {
 			t.Errorf("expandShort(%q, %v) = %q, want %q", tt.in, tt.latest, got, tt.want)
