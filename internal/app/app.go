@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 
@@ -55,9 +56,11 @@ type Options struct {
 	// Retry is the registry client's retry policy; zero means registry.DefaultRetryPolicy.
 	Retry registry.RetryPolicy
 	// Insecure allows plain HTTP and unverified TLS for registries not on loopback.
-	Insecure  bool
-	UserAgent string
-	Logger    *slog.Logger
+	Insecure bool
+	// InsecureHosts are hosts that get Insecure's treatment alone (a copy's one side).
+	InsecureHosts []string
+	UserAgent     string
+	Logger        *slog.Logger
 	// QuietCopies logs the engine's one line per copy at Debug: for callers that write their
 	// own line per copy (the event handler).
 	QuietCopies bool
@@ -150,8 +153,8 @@ func New(ctx context.Context, o Options) (*App, error) {
 	po := o.Pace
 	po.Rate = a.rate
 	a.Pacer = pace.New(po)
-	transport := a.Pacer.Transport(registry.NewTransport(o.Insecure), a.paceKey)
-	a.Client = registry.New(registry.Options{Keychain: keychain, Transport: transport, Insecure: o.Insecure,
+	transport := a.Pacer.Transport(registry.NewHostTransport(o.Insecure, o.InsecureHosts), a.paceKey)
+	a.Client = registry.New(registry.Options{Keychain: keychain, Transport: transport, Insecure: o.Insecure, InsecureHosts: o.InsecureHosts,
 		Retry: o.Retry, Logger: a.log, UserAgent: o.UserAgent})
 	co := o.Copy
 	co.Logger = a.log
@@ -169,9 +172,13 @@ func (a *App) AWS(ctx context.Context) (aws.Config, error) {
 			a.aws = *a.opts.AWS
 			return
 		}
-		a.aws, a.awsErr = awsconfig.LoadDefaultConfig(ctx)
+		a.aws, a.awsErr = awsconfig.LoadDefaultConfig(ctx, awsconfig.WithLogger(sdkLogger(a.log)))
 		if a.awsErr != nil {
 			a.awsErr = fmt.Errorf("loading AWS configuration: %w", a.awsErr)
+			return
+		}
+		if a.aws.Credentials != nil {
+			a.aws.Credentials = noCredentials{a.aws.Credentials, os.Getenv, a.log}
 		}
 	})
 	return a.aws, a.awsErr

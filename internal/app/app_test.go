@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"github.com/ecrsync/ecrsync/internal/lambda"
 	"github.com/ecrsync/ecrsync/internal/pace"
 	"github.com/ecrsync/ecrsync/internal/registry"
+	"github.com/ecrsync/ecrsync/internal/replicate"
 )
 
 // awsEnv points the default AWS configuration at the ECR stand-in, with static credentials and
@@ -305,5 +307,46 @@ func TestRequestIDReachesEveryLineOfAnInvocation(t *testing.T) {
 	}
 	if len(engine) > 0 {
 		t.Logf("engine lines without the context (the engine's *Context change): %q", engine)
+	}
+}
+
+// TestNoAWSCredentialsSaysHowToProvideThem: with no AWS credentials anywhere (no variables, no
+// files, HOME empty, no instance role), an ECR login fails with registry.ErrNoCredentials —
+// permanent, and the hint says how to provide them — not with the SDK chain's last step.
+func TestNoAWSCredentialsSaysHowToProvideThem(t *testing.T) {
+	api := ecrstandin.New()
+	defer api.Close()
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(home, "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(home, "none"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_ENDPOINT_URL_ECR", api.URL)
+	t.Setenv("AWS_REGION", "us-east-1")
+	const host = "222222222222.dkr.ecr.eu-west-1.amazonaws.com"
+	a, err := app.New(context.Background(), app.Options{Hosts: []string{host}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := name.NewRegistry(host)
+	auth, err := a.Keychain.Resolve(reg)
+	if err == nil {
+		_, err = auth.Authorization()
+	}
+	if !errors.Is(err, registry.ErrNoCredentials) {
+		t.Fatalf("login without AWS credentials: %v, want ErrNoCredentials", err)
+	}
+	if replicate.Retryable(err) {
+		t.Error("no credentials is retryable; want permanent")
+	}
+	if h := replicate.Hint(err); !strings.Contains(h, "aws sso login") || !strings.Contains(h, "AWS_PROFILE") {
+		t.Errorf("hint %q does not say how to provide credentials", h)
+	}
+	if strings.Contains(err.Error(), "IMDS") {
+		t.Errorf("error %q shows the SDK chain's last step", err)
 	}
 }

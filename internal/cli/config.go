@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -15,20 +16,37 @@ func newConfig(g *globals) *cobra.Command {
 		Short: "Check the rules file",
 	}
 	cmd.AddCommand(&cobra.Command{
-		Use:   "validate FILE",
+		Use:   "validate FILE|-",
 		Short: "Check a rules file and name the first bad field",
-		Long: `Check a rules file (YAML or JSON) as the Lambda function and every command read it. On success it
+		Long: `Check a rules file (YAML or JSON; - reads standard input) as the Lambda function and every
+command read it. On success it
 prints each rule's source and resolved destinations, and warnings (a Region it does not know,
 which may be new); on failure it names the bad field and its line, e.g.
 rules[0].destinations[1].region (line 7), with the fix when it can guess it, and exits 2.`,
 		Example: `  ecrsync config validate ecrsync.yaml
-  ecrsync config validate ecrsync.yaml -o json`,
+  ecrsync config validate ecrsync.yaml -o json      # on failure: {"error": ..., "exitCode": 2}
+  echo "$ECRSYNC_CONFIG" | ecrsync config validate -`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := g.checkOutput(); err != nil {
 				return err
 			}
-			c, err := rules.LoadFile(args[0])
+			var c *rules.Config
+			var err error
+			if args[0] == "-" {
+				var data []byte
+				if data, err = io.ReadAll(io.LimitReader(g.stdin, maxConfig+1)); err != nil {
+					return fmt.Errorf("reading the config from standard input: %w", err)
+				}
+				if len(data) > maxConfig {
+					return usageError{fmt.Errorf("standard input: a config larger than %d bytes", maxConfig)}
+				}
+				if c, err = rules.Load(data); err != nil {
+					err = fmt.Errorf("standard input: %w", err)
+				}
+			} else {
+				c, err = rules.LoadFile(args[0])
+			}
 			if err != nil {
 				return usageError{err}
 			}
@@ -77,6 +95,9 @@ rules[0].destinations[1].region (line 7), with the fix when it can guess it, and
 	})
 	return cmd
 }
+
+// maxConfig bounds a config read from standard input (a file is read whole by rules.LoadFile).
+const maxConfig = 4 << 20
 
 func orAll(s []string) []string {
 	if len(s) == 0 {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ecrsync/ecrsync/internal/tmpcheck"
 )
 
 var (
@@ -18,13 +20,14 @@ var (
 	faultBinErr  error
 )
 
-// TestMain removes the binary ecrsyncBin built: tests leave nothing in the temp dir.
+// TestMain runs the tests in a temp dir of their own, removes the binary ecrsyncBin built, and
+// fails the run if anything else is left there: tests leave nothing in the temp dir.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if faultBinPath != "" {
-		os.RemoveAll(filepath.Dir(faultBinPath))
-	}
-	os.Exit(code)
+	os.Exit(tmpcheck.Main(m, func() {
+		if faultBinPath != "" {
+			os.RemoveAll(filepath.Dir(faultBinPath))
+		}
+	}))
 }
 
 // ecrsyncBin builds cmd/ecrsync once for the tests that run it as a user would: a separate

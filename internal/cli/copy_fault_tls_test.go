@@ -84,4 +84,15 @@ func TestTLSVerificationStaysOnUnlessInsecure(t *testing.T) {
 	if !strings.Contains(strings.ToLower(stderr), "insecure") && !strings.Contains(strings.ToLower(stderr), "verif") {
 		t.Errorf("--insecure gave no warning that TLS verification is off\nstderr: %s", stderr)
 	}
+
+	// Per side: --dst-insecure leaves the source verified; --src-insecure lets it through.
+	before := requests.Load()
+	code, _, stderr = runEcrsync(t, env, "copy", "--dst-insecure", src, dst)
+	if code != 1 || requests.Load() != before || !strings.Contains(stderr, "certificate") {
+		t.Fatalf("--dst-insecure: exit %d, %d requests reached the source; want 1 and none\nstderr: %s", code, requests.Load()-before, stderr)
+	}
+	code, _, stderr = runEcrsync(t, env, "copy", "--src-insecure", src, dst)
+	if requests.Load() == before || !strings.Contains(stderr, "not verified") {
+		t.Fatalf("--src-insecure: no request reached the source, or no warning (exit %d)\nstderr: %s", code, stderr)
+	}
 }

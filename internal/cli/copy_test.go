@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -93,7 +95,8 @@ func TestCopyCommand(t *testing.T) {
 	})
 	t.Run("missing source image fails permanently", func(t *testing.T) {
 		code, _, errs := run("copy", src.Addr+"/app:nope", dst.Addr+"/x", "--log-level", "error")
-		if code != cli.ExitFailed || !strings.Contains(errs, "src:") {
+		// It never existed: "not found", not "gone" (issue 14.5).
+		if code != cli.ExitFailed || !strings.Contains(errs, "src:") || !strings.Contains(errs, "hint: not found in the source") || strings.Contains(errs, "gone") {
 			t.Fatalf("exit %d: %s", code, errs)
 		}
 	})
@@ -106,4 +109,45 @@ func mustDigest(t *testing.T, s string) digest.Digest {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// TestCopyFormatAndDigestFile: --format prints the result through a Go template, --digest-file
+// writes the digest (per tag with --all-tags); a template naming no field fails before copying.
+func TestCopyFormatAndDigestFile(t *testing.T) {
+	t.Parallel()
+	src, dst := startPair(t)
+	ctx := context.Background()
+	p := devstack.NewPusher()
+	repo, _ := p.Repo(src.Addr + "/app")
+	want := map[string]string{}
+	for i, tag := range []string{"v1", "v2"} {
+		d, err := p.Image(ctx, repo, tag, devstack.ImageSpec{Layers: [][]byte{devstack.RandomBytes(256, uint64(i))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[tag] = d.Digest.String()
+	}
+	file := filepath.Join(t.TempDir(), "digest")
+	code, out, errs := run("copy", src.Addr+"/app:v1", dst.Addr+"/app", "--format", "{{.Digest}} {{.Manifests}}", "--digest-file", file, "--log-level", "error")
+	if code != cli.ExitOK || out != want["v1"]+" 1\n" {
+		t.Fatalf("exit %d, stdout %q, want %q; %s", code, out, want["v1"]+" 1\n", errs)
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != want["v1"]+"\n" {
+		t.Fatalf("--digest-file: %q %v", b, err)
+	}
+	code, _, errs = run("copy", "--all-tags", src.Addr+"/app", dst.Addr+"/all", "--digest-file", file, "--log-level", "error")
+	if b, err := os.ReadFile(file); code != cli.ExitOK || err != nil || string(b) != "v1 "+want["v1"]+"\nv2 "+want["v2"]+"\n" {
+		t.Fatalf("--all-tags --digest-file: exit %d, %q %v; %s", code, b, err, errs)
+	}
+	code, _, errs = run("copy", src.Addr+"/app:v2", dst.Addr+"/bad", "--format", "{{.Nope}}")
+	if code != cli.ExitUsage || !strings.Contains(errs, "--format") {
+		t.Fatalf("a bad template: exit %d, %s", code, errs)
+	}
+	if _, err := repo.Head(ctx, "v2"); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := p.Repo(dst.Addr + "/bad")
+	if _, err := r.Head(ctx, "v2"); err == nil {
+		t.Error("a bad --format template copied anyway")
+	}
 }

@@ -5,7 +5,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/ecrsync/ecrsync/internal/app"
 	"github.com/ecrsync/ecrsync/internal/devstack"
 	"github.com/ecrsync/ecrsync/internal/event"
-	"github.com/ecrsync/ecrsync/internal/lambda"
 	"github.com/ecrsync/ecrsync/internal/replicate"
 	"github.com/ecrsync/ecrsync/internal/rules"
 )
@@ -51,8 +49,8 @@ Ctrl-C stops it.
 source and destination digests side by side and exits: 0 if every one matches.`,
 		Example: `  ecrsync dev --demo
   ecrsync dev --src-addr 127.0.0.1:5000 --dst-addr 127.0.0.1:5001 &
-  crane copy alpine.tar 127.0.0.1:5000/app:dev     # or: oras push, regctl image copy, skopeo copy
-  crane digest 127.0.0.1:5001/app:dev`,
+  crane append -f layer.tar -t 127.0.0.1:5000/app:dev    # or: crane push image.tar, docker push, oras push
+  crane digest 127.0.0.1:5001/app:dev                     # the same digest, synced`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger()
@@ -91,7 +89,17 @@ func runDev(ctx context.Context, g *globals, f devFlags, log *slog.Logger) error
 	if err != nil {
 		return usageError{err}
 	}
-	// The embedded registries need no credentials; none is ECR, so no AWS configuration is loaded.
+	var demoDst string
+	if f.demo {
+		// Say at once when the rules would never sync the demo's image, instead of waiting.
+		ts := cfg.Match(devstack.DemoRepository, devstack.DemoTag)
+		if len(ts) == 0 {
+			return usageError{fmt.Errorf("--demo pushes %s:%s, which no rule of %s selects: add %q (or a glob that matches it) to a rule's repositories and its tag to the tags, or run --demo without --config",
+				devstack.DemoRepository, devstack.DemoTag, f.config, devstack.DemoRepository)}
+		}
+		demoDst = ts[0].Repository
+	}
+	// The embedded registries need no credentials, and no AWS configuration is loaded.
 	a, err := app.New(ctx, app.Options{Rules: cfg, Logger: log, QuietCopies: true, Insecure: f.insecure, UserAgent: "ecrsync/" + Version,
 		Fallback: devstack.Anonymous{}, Copy: replicate.Options{Jobs: f.jobs, NoReferrers: f.noReferrers}})
 	if err != nil {
@@ -103,14 +111,14 @@ func runDev(ctx context.Context, g *globals, f devFlags, log *slog.Logger) error
 		outs, err := h.HandlePush(ctx, p)
 		if err == nil || last {
 			mu.Lock()
-			report(g.stdout, outs)
+			report(g.stdout, outs, false)
 			mu.Unlock()
 		}
 		return err
 	})
 	fmt.Fprintf(g.stdout, "source      %s\ndestination %s\n", s.Src.Addr, s.Dst.Addr)
 	if f.demo {
-		if err := s.Demo(ctx, g.stdout, f.timeout); err != nil {
+		if err := s.Demo(ctx, g.stdout, f.timeout, demoDst); err != nil {
 			return exitError{ExitFailed, err}
 		}
 		return nil
@@ -138,17 +146,4 @@ func devRules(path, src, dst string) (*rules.Config, error) {
 		}
 	}
 	return cfg, cfg.Validate()
-}
-
-// report prints one line per destination of a push.
-func report(out io.Writer, outs []lambda.Outcome) {
-	for _, o := range outs {
-		switch o.Outcome {
-		case lambda.OutcomeCopied, lambda.OutcomeInSync:
-			fmt.Fprintf(out, "%-8s %s -> %s  %s  %s in %dms\n", o.Outcome, o.Src, o.Dst, o.Digest, humanBytes(o.Bytes), o.DurationMs)
-		case lambda.OutcomeSkipped:
-		default:
-			fmt.Fprintf(out, "%-8s %s -> %s  %s\n", o.Outcome, o.Src, o.Dst, o.Reason)
-		}
-	}
 }

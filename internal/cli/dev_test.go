@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,16 +57,19 @@ func TestDevSyncsCranePush(t *testing.T) {
 	bin := ecrsyncBin(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dev := exec.CommandContext(ctx, bin, "dev", "--log-level", "warn")
+	// Not CommandContext: the context ends before the deferred stop, and a killed dev leaves
+	// its storage behind. stop interrupts it and waits for it to clean up.
+	dev := exec.Command(bin, "dev", "--log-level", "info", "--log-format", "json")
 	stdout, err := dev.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dev.Stderr = os.Stderr
+	var stderr lockedBuffer
+	dev.Stderr = &stderr
 	if err := dev.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { dev.Process.Signal(os.Interrupt); dev.Wait() })
+	defer stopProcess(t, dev)
 	lines := bufio.NewScanner(stdout)
 	var src, dst string
 	for lines.Scan() && (src == "" || dst == "") {
@@ -123,6 +127,94 @@ func TestDevSyncsCranePush(t *testing.T) {
 	}
 	for _, m := range idx.Manifests {
 		run("validate", "--remote", dst+"/team/app@"+m.Digest)
+	}
+	// The commands `dev --help` suggests work as written (issue 14.4): its crane lines, run with
+	// this stack's addresses, push an image and find it synced.
+	runHelpExample(t, ctx, bin, crane, src, dst, dir)
+
+	// Nothing failed, so no line says ERROR: the registry announces a push before its tag
+	// exists, and that first look must not be reported as a failure (issue 14.2).
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(line, `"level":"ERROR"`) {
+			t.Errorf("an ERROR line while converging: %s", line)
+		}
+	}
+}
+
+// runHelpExample runs the crane lines of `ecrsync dev --help`'s example against a running dev
+// stack (its 127.0.0.1:5000 and :5001 replaced by src and dst, layer.tar by a real file): the push
+// must work, and the digest line must find the pushed digest in the destination.
+func runHelpExample(t *testing.T, ctx context.Context, bin, crane, src, dst, dir string) {
+	t.Helper()
+	help, err := exec.CommandContext(ctx, bin, "dev", "--help").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer := filepath.Join(dir, "layer.tar")
+	writeTar(t, layer, "hello", []byte("hello from the help text"))
+	r := strings.NewReplacer("127.0.0.1:5000", src, "127.0.0.1:5001", dst, "layer.tar", layer)
+	var cmds [][]string
+	for _, line := range strings.Split(string(help), "\n") {
+		line, _, _ = strings.Cut(strings.TrimSpace(line), "#")
+		if f := strings.Fields(r.Replace(line)); len(f) > 1 && f[0] == "crane" {
+			cmds = append(cmds, f[1:])
+		}
+	}
+	if len(cmds) != 2 || cmds[1][0] != "digest" {
+		t.Fatalf("want a crane push and a crane digest line in dev --help, got %q", cmds)
+	}
+	if out, err := exec.CommandContext(ctx, crane, cmds[0]...).CombinedOutput(); err != nil {
+		t.Fatalf("dev --help's `crane %s` fails: %v\n%s", strings.Join(cmds[0], " "), err, out)
+	}
+	ref := cmds[1][1]
+	want, err := exec.CommandContext(ctx, crane, "digest", strings.Replace(ref, dst, src, 1)).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		got, err := exec.CommandContext(ctx, crane, cmds[1]...).Output()
+		if err == nil && string(got) == string(want) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("dev --help's `crane %s` never found %s", strings.Join(cmds[1], " "), want)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer a child process writes to while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// stopProcess interrupts cmd, as Ctrl-C would, and waits for it to exit (and clean up); it
+// kills it if it has not exited within a minute.
+func stopProcess(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		<-done
+		t.Error("the process did not stop within a minute of an interrupt")
 	}
 }
 

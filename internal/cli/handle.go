@@ -13,6 +13,7 @@ import (
 	"github.com/ecrsync/ecrsync/internal/app"
 	"github.com/ecrsync/ecrsync/internal/event"
 	"github.com/ecrsync/ecrsync/internal/lambda"
+	"github.com/ecrsync/ecrsync/internal/reconcile"
 	"github.com/ecrsync/ecrsync/internal/rules"
 )
 
@@ -32,7 +33,8 @@ is fixed (ecrsync replay QUEUE-URL drains a whole queue), or to try a config.
 The config comes from --config, else from ECRSYNC_CONFIG (YAML or JSON), else from the seed's
 variables (SOURCE_ACCOUNT_ID, SOURCE_REGION, DESTINATION_ACCOUNT_ID, DESTINATION_REGION,
 REPO_NAME, APPENV). The event is read from the file named, or from standard input.
-The result (one outcome per destination) is printed as JSON on stdout.
+The result (one outcome per destination) is printed as JSON on stdout; -o text prints one line
+per outcome (and the reconcile summary) instead.
 
 Exit codes: 0 synced or nothing to do (malformed events included: no retry fixes them),
 1 a sync failed and needs action, 3 a sync failed for a passing reason: run it again.`,
@@ -64,9 +66,7 @@ Exit codes: 0 synced or nothing to do (malformed events included: no retry fixes
 			}
 			h := a.Handler(cfg, app.HandlerOptions{})
 			res, herr := h.Handle(cmd.Context(), payload)
-			enc := json.NewEncoder(g.stdout)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(res); err != nil {
+			if err := printHandled(g, cmd.Flag("output").Changed, res); err != nil {
 				return err
 			}
 			switch failed, retryable := lambda.Failed(res, herr); {
@@ -110,4 +110,58 @@ func (f *copyFlags) app(ctx context.Context, cfg *rules.Config, log *slog.Logger
 	o.Rules = cfg
 	o.QuietCopies = true // the handler writes one line per event and destination
 	return app.New(ctx, o)
+}
+
+// printHandled writes what Handle returned: JSON unless -o text was asked for (text is the
+// other commands' default, but a replayed invocation's result is for machines first).
+func printHandled(g *globals, outputSet bool, res any) error {
+	if !outputSet || g.output == "json" {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	var outs []lambda.Outcome
+	var reps []*reconcile.Report
+	switch r := res.(type) {
+	case lambda.Result:
+		outs, reps = r.Outcomes, r.Reports
+		if r.Queued > 0 {
+			fmt.Fprintf(g.stdout, "queued   %d reconcile messages\n", r.Queued)
+		}
+	case lambda.BatchResponse:
+		outs, reps = r.Outcomes, r.Reports
+		if n := len(r.BatchItemFailures); n > 0 {
+			fmt.Fprintf(g.stdout, "returned %d messages to the queue\n", n)
+		}
+	}
+	report(g.stdout, outs, true)
+	for _, rep := range reps {
+		if err := printReport(g, rep); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// report prints one line per outcome: what was copied, and for a failure why and what to do;
+// skipped outcomes only if skipped is set.
+func report(out io.Writer, outs []lambda.Outcome, skipped bool) {
+	for _, o := range outs {
+		switch o.Outcome {
+		case lambda.OutcomeCopied, lambda.OutcomeInSync:
+			fmt.Fprintf(out, "%-8s %s -> %s  %s  %s in %dms\n", o.Outcome, o.Src, o.Dst, o.Digest, humanBytes(o.Bytes), o.DurationMs)
+		case lambda.OutcomeSkipped:
+			if skipped {
+				fmt.Fprintf(out, "%-8s %s  (%s)\n", o.Outcome, o.Src, o.Reason)
+			}
+		case lambda.OutcomeMalformed:
+			fmt.Fprintf(out, "%-8s %s\n", o.Outcome, o.Reason)
+		default:
+			line := fmt.Sprintf("%-8s %s -> %s  %s", o.Outcome, o.Src, o.Dst, o.Reason)
+			if o.Fix != "" {
+				line += "  fix: " + o.Fix
+			}
+			fmt.Fprintln(out, line)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,10 +12,12 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
-	"github.com/ecrsync/ecrsync/internal/replicate"
+	"github.com/ecrsync/ecrsync/internal/awsregion"
 	"github.com/ecrsync/ecrsync/internal/buildinfo"
+	"github.com/ecrsync/ecrsync/internal/replicate"
 )
 
 // Exit codes.
@@ -117,16 +120,24 @@ ECR pushes across accounts.`,
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	pf.StringVar(&g.logFormat, "log-format", "auto", "log format: auto (text on a terminal, else JSON), text or json")
 	pf.StringVarP(&g.output, "output", "o", "text", "result format on stdout: text or json")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{suggestFlag(c, err)} })
+	// The shared flags are checked before any command runs: a bad --log-level, --log-format or
+	// --output is a usage error (exit 2) whatever the command.
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if _, err := g.logger(); err != nil {
+			return err
+		}
+		return g.checkOutput()
+	}
 	// Every command, in the order help lists them.
 	root.AddCommand(newCopy(g), newHandle(g), newReplay(g), newSync(g), newConfig(g), newDev(g), newVersion(g))
 	// An unknown command or the wrong number of arguments is a usage error (exit 2).
-	root.Args = cobra.ArbitraryArgs
-	root.RunE = func(cmd *cobra.Command, args []string) error {
-		if len(args) > 0 {
-			return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+	for _, c := range append([]*cobra.Command{root}, root.Commands()...) {
+		if c.HasSubCommands() {
+			c.Args = cobra.ArbitraryArgs
+			c.RunE = unknownCommand
+			c.SuggestionsMinimumDistance = 2
 		}
-		return cmd.Help()
 	}
 	var mark func(*cobra.Command)
 	mark = func(c *cobra.Command) {
@@ -146,19 +157,75 @@ ECR pushes across accounts.`,
 	return root
 }
 
+// unknownCommand is the RunE of a command that only groups others: help without arguments, else
+// a usage error that names the nearest command.
+func unknownCommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return cmd.Help()
+	}
+	err := fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		err = fmt.Errorf("%w: did you mean %q?", err, s[0])
+	}
+	return usageError{err}
+}
+
+// suggestFlag adds the nearest flag's name to an unknown flag's error.
+func suggestFlag(cmd *cobra.Command, err error) error {
+	var ne *pflag.NotExistError
+	if !errors.As(err, &ne) || len(ne.GetSpecifiedName()) < 2 {
+		return err
+	}
+	typed := ne.GetSpecifiedName()
+	best, bestD := "", 3 // at most two edits away, as cobra suggests commands
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		d := awsregion.Distance(typed, f.Name)
+		if strings.HasPrefix(f.Name, typed) {
+			d = min(d, 1)
+		}
+		if d < bestD {
+			best, bestD = f.Name, d
+		}
+	})
+	if best == "" {
+		return err
+	}
+	return fmt.Errorf("%w: did you mean --%s?", err, best)
+}
+
 // Main runs the CLI and returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr}
+	out := &countingWriter{w: stdout}
+	g := &globals{stdin: stdin, stdout: out, stderr: stderr}
 	root := NewRoot(g)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintln(stderr, "ecrsync:", strings.TrimSpace(err.Error()))
-	if h := replicate.Hint(err); h != "" {
-		fmt.Fprintln(stderr, "ecrsync: hint:", h)
+	msg, hint := strings.TrimSpace(err.Error()), replicate.Hint(err)
+	fmt.Fprintln(stderr, "ecrsync:", msg)
+	if hint != "" {
+		fmt.Fprintln(stderr, "ecrsync: hint:", hint)
 	}
+	code := exitCode(err)
+	// With --output json, a command that failed before writing its result writes an error
+	// object instead, so a script reading stdout always gets JSON.
+	if g.output == "json" && out.n == 0 {
+		json.NewEncoder(stdout).Encode(errorObject{Error: msg, Hint: hint, ExitCode: code})
+	}
+	return code
+}
+
+// errorObject is what a failed command writes on stdout with --output json.
+type errorObject struct {
+	Error    string `json:"error"`
+	Hint     string `json:"hint,omitempty"`
+	ExitCode int    `json:"exitCode"`
+}
+
+// exitCode is the process exit code for a command's error.
+func exitCode(err error) int {
 	var ue usageError
 	var ee exitError
 	switch {
@@ -168,4 +235,16 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return ExitUsage
 	}
 	return ExitFailed
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -29,6 +29,10 @@ const (
 	DefaultRetries = 3
 	// DefaultWorkers is how many pushes are synced at once.
 	DefaultWorkers = 4
+	// tagLooks and tagInterval bound the wait for a pushed tag to appear in the source: it is
+	// linked within milliseconds of the notification.
+	tagLooks    = 20
+	tagInterval = 50 * time.Millisecond
 	// queueSize bounds the pushes waiting; more are dropped, with a warning.
 	queueSize = 1024
 )
@@ -51,6 +55,9 @@ type StackOptions struct {
 	After func(time.Duration) <-chan time.Time
 	// Workers: 0 means DefaultWorkers.
 	Workers int
+	// TagWait waits between looks for a pushed tag (a timer channel); nil means time.After.
+	// Tests pass one that fires at once.
+	TagWait func(time.Duration) <-chan time.Time
 }
 
 // Stack is a running `ecrsync dev`: a source registry that notifies a webhook of every push, a
@@ -64,6 +71,7 @@ type Stack struct {
 	hook   *http.Server
 	tmp    string // storage made for this run, removed on Close
 	synced chan struct{}
+	pusher *Pusher // reads the source, to wait for a pushed tag
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -84,7 +92,10 @@ func StartStack(ctx context.Context, o StackOptions) (*Stack, error) {
 	if o.Workers <= 0 {
 		o.Workers = DefaultWorkers
 	}
-	s := &Stack{opts: o, log: o.Logger, queue: make(chan event.Push, queueSize), synced: make(chan struct{}, 1), cancel: func() {}}
+	if o.TagWait == nil {
+		o.TagWait = time.After
+	}
+	s := &Stack{opts: o, log: o.Logger, queue: make(chan event.Push, queueSize), synced: make(chan struct{}, 1), cancel: func() {}, pusher: NewPusher()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -163,6 +174,7 @@ func (s *Stack) syncPush(ctx context.Context, p event.Push, sync SyncFunc) {
 		}
 	}()
 	retries := max(0, s.opts.Retries)
+	s.awaitTag(ctx, p)
 	for try := 0; ; try++ {
 		last := try >= retries
 		err := sync(ctx, p, last)
@@ -174,6 +186,30 @@ func (s *Stack) syncPush(ctx context.Context, p event.Push, sync SyncFunc) {
 		}
 		select {
 		case <-s.opts.After(s.opts.Backoff(try)):
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// awaitTag waits (up to tagLooks x tagInterval) until the source serves p's tag: distribution
+// notifies a manifest push before it links the tag, so the first look may not find it, and that
+// look is not a failure to report. If the tag never appears the sync runs anyway and says why.
+func (s *Stack) awaitTag(ctx context.Context, p event.Push) {
+	if p.Tag == "" {
+		return
+	}
+	repo, err := s.pusher.Repo(s.Src.Addr + "/" + p.Repository)
+	if err != nil {
+		return
+	}
+	for try := 0; try < tagLooks; try++ {
+		if _, err := repo.Head(ctx, p.Tag); !errors.Is(err, registry.ErrNotFound) {
+			return
+		}
+		s.log.DebugContext(ctx, "the tag is not in the source yet", "push", p.String(), "look", try+1)
+		select {
+		case <-s.opts.TagWait(tagInterval):
 		case <-ctx.Done():
 			return
 		}
@@ -233,11 +269,21 @@ func (s *Stack) Close() {
 // ErrDemoDiffers is returned by Demo when the destination does not hold what the source does.
 var ErrDemoDiffers = errors.New("the destination differs from the source")
 
-// Demo pushes a multi-platform image with a signature to the source, waits (up to timeout) for
-// its sync, and prints source and destination digests side by side to out.
-func (s *Stack) Demo(ctx context.Context, out io.Writer, timeout time.Duration) error {
+// The demo image: Demo pushes DemoRepository:DemoTag to the source.
+const (
+	DemoRepository = "demo/app"
+	DemoTag        = "dev"
+)
+
+// Demo pushes a multi-platform image with a signature to the source as DemoRepository:DemoTag,
+// waits (up to timeout) for its sync to dstRepository (as the rules name it; "" means
+// DemoRepository), and prints source and destination digests side by side to out.
+func (s *Stack) Demo(ctx context.Context, out io.Writer, timeout time.Duration, dstRepository string) error {
+	if dstRepository == "" {
+		dstRepository = DemoRepository
+	}
 	p := NewPusher()
-	src, err := p.Repo(s.Src.Addr + "/demo/app")
+	src, err := p.Repo(s.Src.Addr + "/" + DemoRepository)
 	if err != nil {
 		return err
 	}
@@ -255,19 +301,19 @@ func (s *Stack) Demo(ctx context.Context, out io.Writer, timeout time.Duration) 
 	if err != nil {
 		return err
 	}
-	if _, err := src.PutManifest(ctx, "dev", top); err != nil {
+	if _, err := src.PutManifest(ctx, DemoTag, top); err != nil {
 		return fmt.Errorf("tagging the demo image: %w", err)
 	}
-	fmt.Fprintf(out, "pushed    %s/demo/app:dev  %s (3 platforms, an attestation, a signature)\n", s.Src.Addr, idx.Digest)
+	fmt.Fprintf(out, "pushed    %s/%s:%s  %s (3 platforms, an attestation, a signature)\n", s.Src.Addr, DemoRepository, DemoTag, idx.Digest)
 
-	dst, err := p.Repo(s.Dst.Addr + "/demo/app")
+	dst, err := p.Repo(s.Dst.Addr + "/" + dstRepository)
 	if err != nil {
 		return err
 	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
-		if d, err := dst.Head(ctx, "dev"); err == nil && d.Digest == idx.Digest {
+		if d, err := dst.Head(ctx, DemoTag); err == nil && d.Digest == idx.Digest {
 			break
 		}
 		select {
@@ -286,7 +332,7 @@ func (s *Stack) Demo(ctx context.Context, out io.Writer, timeout time.Duration) 
 // the signature, and fails if any differs.
 func compare(ctx context.Context, out io.Writer, src, dst *registry.Repository, top *registry.Manifest, sig ocispec.Descriptor) error {
 	type row struct{ what, ref string }
-	rows := []row{{"index", "dev"}}
+	rows := []row{{"index", DemoTag}}
 	for _, c := range top.Manifests {
 		what := "platform ?"
 		if c.Platform != nil {

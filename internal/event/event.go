@@ -139,7 +139,7 @@ func Decode(data []byte) (*Input, error) {
 		Events  []json.RawMessage `json:"events"`
 	}
 	if err := json.Unmarshal(data, &probe); err != nil {
-		return nil, malformed("not a JSON object: %v", err)
+		return nil, notAnObject(data, err)
 	}
 	switch {
 	case probe.Records != nil:
@@ -152,6 +152,32 @@ func Decode(data []byte) (*Input, error) {
 		return nil, err
 	}
 	return &Input{Kind: kind, Records: []Record{r}}, nil
+}
+
+// notAnObject says what input that does not decode as a JSON object is instead, in words: the
+// decoder's own message names Go types.
+func notAnObject(data []byte, err error) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return malformed("not JSON: %v (at byte %d)", se, se.Offset)
+	}
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	what := "nothing"
+	if len(trimmed) > 0 {
+		switch trimmed[0] {
+		case '[':
+			what = "a JSON array"
+		case '"':
+			what = "a JSON string"
+		case 't', 'f':
+			what = "a JSON boolean"
+		case 'n':
+			what = "JSON null"
+		default:
+			what = "a JSON number"
+		}
+	}
+	return malformed("%s, not an event: give one JSON object (an event, a reconcile request, an on-failure record; several events as an SQS batch {\"Records\": [...]})", what)
 }
 
 func malformed(format string, a ...any) error {

@@ -229,3 +229,18 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestInputThatIsNotAnObjectSaysWhatItIs: an array, a string or broken JSON is refused with
+// words a user reads, not the decoder's Go types (issue 14.9).
+func TestInputThatIsNotAnObjectSaysWhatItIs(t *testing.T) {
+	for in, want := range map[string]string{
+		"[]":        "a JSON array, not an event",
+		` "push" `:  "a JSON string, not an event",
+		`{"detail-`: "not JSON",
+	} {
+		_, err := Decode([]byte(in))
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "Go ") || strings.Contains(err.Error(), "struct") {
+			t.Errorf("Decode(%q): %v; want ErrMalformed saying %q, without Go types", in, err, want)
+		}
+	}
+}

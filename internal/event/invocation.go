@@ -50,7 +50,7 @@ func decodeOne(data []byte, unwrap bool) (string, Record, error) {
 		RequestPayload json.RawMessage `json:"requestPayload"`
 	}
 	if err := json.Unmarshal(data, &probe); err != nil {
-		return "", Record{}, malformed("not a JSON object: %v", err)
+		return "", Record{}, notAnObject(data, err)
 	}
 	switch {
 	case probe.DetailType != nil && *probe.DetailType == DetailTypeSchedule && probe.Source == SourceSchedule:

@@ -280,6 +280,10 @@ func (h *Handler) copyOne(ctx context.Context, p event.Push, srcRepo name.Reposi
 			o.Outcome = OutcomeRetryable
 		} else {
 			o.Outcome, o.Fix = OutcomeNeedsAction, fixFor(err, t)
+			if p.Action == event.ActionPush && goneFromSource(err) {
+				// The event said the image existed: not "never pushed", but gone since.
+				o.Fix = "the source no longer has the image the push event announced (deleted or retagged since): nothing to copy"
+			}
 		}
 		return o
 	}
@@ -309,6 +313,13 @@ func fixFor(err error, t rules.Target) string {
 		return h
 	}
 	return "see the reason; replay the event with `ecrsync handle` once it is fixed"
+}
+
+// goneFromSource reports whether a copy failed because the source has no such image.
+func goneFromSource(err error) bool {
+	var ce *replicate.CopyError
+	return errors.As(err, &ce) && ce.Side == replicate.Src &&
+		(errors.Is(err, registry.ErrNotFound) || errors.Is(err, registry.ErrRepositoryNotFound))
 }
 
 func joinSync(errs []error) error {

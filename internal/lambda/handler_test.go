@@ -405,7 +405,7 @@ func TestOneLogLinePerDestinationWithMetricsAndNoCredentials(t *testing.T) {
 		t.Fatalf("%d sync lines, want one per destination:\n%s", len(lines), logs)
 	}
 	for _, m := range lines {
-		for _, k := range []string{"src", "dst", "digest", "tag", "bytes", "blobsSkipped", "duration", "outcome", "_aws", "SyncDuration", "BytesSent"} {
+		for _, k := range []string{"src", "dst", "digest", "tag", "bytes", "blobsSkipped", "durationMs", "outcome", "_aws", "SyncDuration", "BytesSent"} {
 			if _, ok := m[k]; !ok {
 				t.Errorf("sync line lacks %s: %v", k, m)
 			}
@@ -466,4 +466,22 @@ func downRegistry(t *testing.T, e *env) {
 			c.Close()
 		}
 	}()
+}
+
+// TestPushOfAnImageGoneFromTheSourceSaysSo: a push event announces an image the source no
+// longer has; the fix says it is gone (the event said it existed), and is not retried.
+func TestPushOfAnImageGoneFromTheSourceSaysSo(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	d := e.image(t, "app", "v1", 1)
+	_, err := e.h.Handle(context.Background(), pushEvent(t, event.Push{Repository: "app", Tag: "v9", Digest: d.Digest.String()}))
+	var se *lambda.SyncError
+	if !errors.As(err, &se) || se.Retryable || len(se.Failed) == 0 {
+		t.Fatalf("Handle: %v; want a SyncError, not retryable", err)
+	}
+	for _, o := range se.Failed {
+		if !strings.Contains(o.Fix, "no longer has the image the push event announced") {
+			t.Errorf("fix %q, want it to say the pushed image is gone", o.Fix)
+		}
+	}
 }

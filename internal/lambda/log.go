@@ -33,7 +33,7 @@ func outcomeAttrs(o Outcome) []any {
 		a = append(a, "gate", o.Gate)
 	}
 	if o.Dst != "" {
-		a = append(a, "bytes", o.Bytes, "blobsSkipped", o.BlobsSkipped, "duration", o.DurationMs)
+		a = append(a, "bytes", o.Bytes, "blobsSkipped", o.BlobsSkipped, "durationMs", o.DurationMs)
 	}
 	return a
 }

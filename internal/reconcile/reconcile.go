@@ -92,7 +92,8 @@ type Report struct {
 	// created, or as a dry run would create (create_repository), sorted.
 	Created     []string      `json:"created,omitempty"`
 	WouldCreate []string      `json:"wouldCreate,omitempty"`
-	Duration    time.Duration `json:"duration"`
+	Duration    time.Duration `json:"-"`
+	DurationMs  int64         `json:"durationMs"` // Duration in milliseconds: the one unit of every line and report
 	Items       []Item        `json:"items"`
 }
 
@@ -244,6 +245,7 @@ func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 	}
 	rep := r.run(ctx, repos)
 	rep.Duration = time.Since(start)
+	rep.DurationMs = rep.Duration.Milliseconds()
 	r.summary(ctx, rep)
 	return rep, nil
 }
@@ -257,6 +259,7 @@ func (r *Reconciler) Repository(ctx context.Context, repository string) (*Report
 	start := time.Now()
 	rep := r.run(ctx, []string{repository})
 	rep.Duration = time.Since(start)
+	rep.DurationMs = rep.Duration.Milliseconds()
 	r.summary(ctx, rep)
 	return rep, nil
 }
@@ -264,7 +267,7 @@ func (r *Reconciler) Repository(ctx context.Context, repository string) (*Report
 func (r *Reconciler) summary(ctx context.Context, rep *Report) {
 	r.log.InfoContext(ctx, "reconcile", "repositories", rep.Repositories, "tags", rep.Tags, "inSync", rep.InSync,
 		"copied", rep.Copied, "wouldCopy", rep.Planned, "skipped", rep.Skipped, "failed", rep.Failed,
-		"bytes", rep.Bytes, "dryRun", rep.DryRun, "duration", rep.Duration)
+		"bytes", rep.Bytes, "dryRun", rep.DryRun, "durationMs", rep.DurationMs)
 }
 
 // task is one source tag with the destinations it goes to.

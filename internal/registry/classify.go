@@ -95,6 +95,8 @@ func Classify(err error) Class {
 		return Permanent
 	case errors.Is(err, context.Canceled):
 		return Permanent // someone stopped us: not a failure to retry
+	case errors.Is(err, ErrNoCredentials):
+		return Permanent // nothing to log in with until someone provides it
 	case errors.Is(err, context.DeadlineExceeded):
 		return Transient // this invocation ran out of time; the next one may not
 	case errors.As(err, &re):

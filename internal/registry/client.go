@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,10 @@ type Options struct {
 	// Insecure allows plain HTTP and unverified TLS for registries that are not on loopback.
 	// Loopback registries always use plain HTTP.
 	Insecure bool
+	// InsecureHosts are registry hosts (host[:port]) that get Insecure's treatment when Insecure
+	// is off: one side of a copy, not every registry. The Transport must skip TLS verification
+	// for them (NewHostTransport does).
+	InsecureHosts []string
 	// Retry is the per-request retry policy; zero fields take DefaultRetryPolicy()'s.
 	Retry RetryPolicy
 	// Logger gets Debug lines for retries; nil discards.
@@ -75,7 +80,7 @@ func New(opts Options) *Client {
 	opts.Retry = opts.Retry.WithDefaults()
 	base := opts.Transport
 	if base == nil {
-		base = NewTransport(opts.Insecure)
+		base = NewHostTransport(opts.Insecure, opts.InsecureHosts)
 	}
 	return &Client{opts: opts, base: &uaTransport{ua: opts.UserAgent, next: base}, hosts: map[string]*http.Client{}}
 }
@@ -137,7 +142,7 @@ func (c *Client) Scheme(ctx context.Context, host string) string {
 	if IsLoopback(host) {
 		return "http"
 	}
-	if !c.opts.Insecure {
+	if !c.opts.Insecure && !slices.Contains(c.opts.InsecureHosts, host) {
 		return "https"
 	}
 	if v, ok := c.schemes.Load(host); ok {

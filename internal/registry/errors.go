@@ -39,6 +39,10 @@ var (
 	ErrBlobUnknown = errors.New("manifest references unknown blob")
 	// ErrServer: a 5xx answer.
 	ErrServer = errors.New("registry server error")
+	// ErrNoCredentials: the environment provides no credentials to log in with (on ECR: no AWS
+	// credentials in the environment, the shared files, SSO or an instance role). Permanent:
+	// someone must provide them.
+	ErrNoCredentials = errors.New("no credentials were found")
 )
 
 // Error is a failed registry request. It says which request failed, how the registry answered

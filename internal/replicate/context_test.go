@@ -105,7 +105,7 @@ func TestHintsAreKeptOutOfErrorStrings(t *testing.T) {
 		{"pull denied", &replicate.CopyError{Side: replicate.Src, Op: "fetching manifest", Ref: "r.io/a:v1",
 			Err: &registry.Error{Method: http.MethodGet, StatusCode: 403, Code: "DENIED"}}, "allow pull"},
 		{"not in the source", &replicate.CopyError{Side: replicate.Src, Op: "fetching manifest", Ref: "r.io/a:v1",
-			Err: &registry.Error{Method: http.MethodGet, StatusCode: 404, Code: "MANIFEST_UNKNOWN"}}, "not in the source"},
+			Err: &registry.Error{Method: http.MethodGet, StatusCode: 404, Code: "MANIFEST_UNKNOWN"}}, "not found in the source"},
 		{"plain HTTP without --insecure", &replicate.CopyError{Side: replicate.Dst, Op: "checking", Ref: "r.io/a:v1",
 			Err: http.ErrSchemeMismatch}, "--insecure"},
 		{"bad reference", func() error { _, _, err := replicate.ParseReference("r.io/App"); return err }(), "lower case"},

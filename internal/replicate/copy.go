@@ -96,7 +96,8 @@ type Result struct {
 	BlobsSkipped int64         `json:"blobsSkipped"` // blobs the destination already had
 	BytesSent    int64         `json:"bytesSent"`
 	Referrers    int64         `json:"referrers"` // referrer manifests copied
-	Duration     time.Duration `json:"duration"`
+	Duration     time.Duration `json:"-"`
+	DurationMs   int64         `json:"durationMs"` // Duration in milliseconds: the one unit of every line and report
 }
 
 // Copier copies images. It is safe for concurrent use; reuse one so connections, tokens and the
@@ -242,13 +243,14 @@ func (cp *Copier) CopyRef(ctx context.Context, srcRepo name.Repository, srcRef s
 
 	err = j.run(ctx, top, dstRef)
 	res.Duration = time.Since(start)
+	res.DurationMs = res.Duration.Milliseconds()
 	if err != nil {
-		log.WarnContext(ctx, "copy failed", "err", err, "retryable", Retryable(err), "class", Classify(err), "bytes", res.BytesSent, "duration", res.Duration)
+		log.WarnContext(ctx, "copy failed", "err", err, "retryable", Retryable(err), "class", Classify(err), "bytes", res.BytesSent, "durationMs", res.DurationMs)
 		return res, err
 	}
 	log.InfoContext(ctx, "copied", "upToDate", res.UpToDate, "bytes", res.BytesSent, "blobs", res.Blobs,
 		"blobsSkipped", res.BlobsSkipped, "blobsMounted", res.BlobsMounted, "manifests", res.Manifests,
-		"referrers", res.Referrers, "duration", res.Duration)
+		"referrers", res.Referrers, "durationMs", res.DurationMs)
 	return res, nil
 }
 

@@ -31,6 +31,11 @@ func (e *CopyError) Error() string {
 
 func (e *CopyError) Unwrap() error { return e.Err }
 
+// NoAWSCredentialsHint says how to provide AWS credentials, for ECR registries.
+const NoAWSCredentialsHint = "provide AWS credentials: a profile (AWS_PROFILE=name, set up with aws configure), " +
+	"an SSO login (aws sso login --profile name), the environment variables AWS_ACCESS_KEY_ID and " +
+	"AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or an instance or task role"
+
 // Hint says what to do about a failed copy, or "" when there is nothing to say beyond the error:
 // the one place fix text is written, for the CLI, the Lambda's log line and the reconcile
 // report alike. It is kept out of Error() so an error reads the same wrapped at any depth, and
@@ -52,6 +57,8 @@ func Hint(err error) string {
 	switch {
 	case errors.Is(err, ref.ErrInvalid):
 		return "write the reference as host[:port]/repository[:tag|@digest], the repository in lower case"
+	case errors.Is(err, registry.ErrNoCredentials):
+		return NoAWSCredentialsHint
 	case errors.Is(err, registry.ErrTokenExpired):
 		return "the credentials expired; they are refreshed when the copy is tried again"
 	case errors.Is(err, registry.ErrUnauthorized):
@@ -69,7 +76,7 @@ func Hint(err error) string {
 	case registry.IsCertificateError(err):
 		return fmt.Sprintf("the TLS certificate of %s does not verify: add its CA to the system's trust store, or pass --insecure", which)
 	case errors.Is(err, registry.ErrRepositoryNotFound), errors.Is(err, registry.ErrNotFound) && side == Src:
-		return "the image is not in the source (never pushed, or deleted since): nothing to copy until it is pushed"
+		return "not found in the source: check the repository and tag (or digest), and push it there first"
 	case registry.Classify(err) == registry.Unreachable:
 		return fmt.Sprintf("nothing answers at the address of %s: check the host name and port", which)
 	}
