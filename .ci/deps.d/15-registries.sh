@@ -4,5 +4,6 @@
 set -euo pipefail
 if ! command -v docker-registry >/dev/null; then
   echo "installing docker-registry"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry >/dev/null
+  # flock: the deps scripts run side by side (scripts/test.sh), and apt takes one at a time.
+  flock /tmp/ecrsync-apt.lock sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry >/dev/null"
 fi

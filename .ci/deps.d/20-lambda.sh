@@ -8,7 +8,8 @@ RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
 
 if ! command -v zip >/dev/null; then
   echo "installing zip"
-  apt-get update -qq && apt-get install -y -qq zip >/dev/null
+  # flock: the deps scripts run side by side (scripts/test.sh), and apt takes one at a time.
+  flock /tmp/ecrsync-apt.lock sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zip >/dev/null"
 fi
 bin="$(go env GOPATH)/bin"
 stamp="$bin/.aws-lambda-rie.version"
