@@ -232,6 +232,7 @@ func OpenSource(r Ref, tmp string) (l *Layout, done func(), err error) {
 		done()
 		return nil, nil, fmt.Errorf("OCI archive %s: %w", r.Path, err)
 	}
+	l.name = KindArchive + ":" + r.Path
 	return l, done, nil
 }
 
@@ -259,6 +260,7 @@ func OpenDestination(r Ref, tmp string) (l *Layout, finish func(ok bool) error, 
 		cleanup()
 		return nil, nil, err
 	}
+	l.name = KindArchive + ":" + r.Path
 	return l, func(ok bool) error {
 		defer cleanup()
 		if !ok {

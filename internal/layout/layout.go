@@ -37,7 +37,8 @@ import (
 // two processes writing one layout at once may lose each other's index.json entries (the blobs
 // are safe).
 type Layout struct {
-	dir string
+	dir  string
+	name string // what String says: oci:DIR, or oci-archive:FILE for an unpacked archive
 
 	mu       sync.Mutex                            // serializes index.json read-modify-write
 	subjects map[digest.Digest]*ocispec.Descriptor // manifest digest -> its subject (nil: none); content is immutable
@@ -60,7 +61,7 @@ func Open(dir string) (*Layout, error) {
 	if !strings.HasPrefix(l.Version, "1.") {
 		return nil, fmt.Errorf("OCI layout %s has imageLayoutVersion %q; only 1.x is supported", dir, l.Version)
 	}
-	return &Layout{dir: dir, subjects: map[digest.Digest]*ocispec.Descriptor{}}, nil
+	return &Layout{dir: dir, name: "oci:" + dir, subjects: map[digest.Digest]*ocispec.Descriptor{}}, nil
 }
 
 // Create opens the layout in dir, or makes an empty one there (creating dir) if dir is missing
@@ -77,7 +78,7 @@ func Create(dir string) (*Layout, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "blobs", string(digest.SHA256)), 0o755); err != nil {
 		return nil, fmt.Errorf("creating OCI layout: %w", err)
 	}
-	l = &Layout{dir: dir, subjects: map[digest.Digest]*ocispec.Descriptor{}}
+	l = &Layout{dir: dir, name: "oci:" + dir, subjects: map[digest.Digest]*ocispec.Descriptor{}}
 	if err := l.writeIndex(ocispec.Index{}); err != nil {
 		return nil, err
 	}
@@ -91,11 +92,30 @@ func Create(dir string) (*Layout, error) {
 // Dir is the layout's directory.
 func (l *Layout) Dir() string { return l.dir }
 
-// String is oci:DIR, as the CLI names a layout.
-func (l *Layout) String() string { return "oci:" + l.dir }
+// String is oci:DIR, or oci-archive:FILE for an archive, as the CLI names a layout.
+func (l *Layout) String() string { return l.name }
 
-// Host is the layout's name: a layout is a registry of its own, and shares blobs with no other.
-func (l *Layout) Host() string { return l.String() }
+// Host is oci:DIR: a layout is a registry of its own, and shares blobs with no other.
+func (l *Layout) Host() string { return "oci:" + l.dir }
+
+// Default is the reference a source named without tag or digest means: the one manifest
+// index.json lists, else the tag latest; otherwise an error lists the tags to choose from.
+func (l *Layout) Default(ctx context.Context) (string, error) {
+	idx, err := l.index()
+	if err != nil {
+		return "", err
+	}
+	if len(idx.Manifests) == 1 {
+		if t := idx.Manifests[0].Annotations[ocispec.AnnotationRefName]; t != "" {
+			return t, nil
+		}
+		return idx.Manifests[0].Digest.String(), nil
+	}
+	if slices.Contains(refNames(idx), "latest") {
+		return "latest", nil
+	}
+	return "", fmt.Errorf("%s lists %d manifests and no tag latest: name one, as %s:TAG (it has %s)", l, len(idx.Manifests), l, describeTags(idx))
+}
 
 // Name is empty: a layout holds one repository.
 func (l *Layout) Name() string { return "" }
