@@ -106,6 +106,14 @@ func newCopy(g *globals) *cobra.Command {
 and its signatures, SBOMs and attestations (OCI referrers and cosign-style tags).
 
 SRC and DST are host[:port]/repository[:tag|@digest]. A DST without a tag takes SRC's tag.
+Either may be an OCI image layout, for air-gapped promotion and CI caches: oci:DIR[:tag|@digest]
+(a directory as oras, crane and skopeo write it: oci-layout, index.json, blobs/sha256/...) or
+oci-archive:FILE[:tag|@digest] (a tar of one). A layout DST is created if missing; tags are its
+index.json's org.opencontainers.image.ref.name annotations; referrers (signatures, SBOMs) are
+the manifests it lists whose subject is the image, and cosign-style sha256-<hex>.sig tags. A
+layout SRC without a tag means its one image, or latest. Blobs are verified and written whole
+(temporary file and rename); index.json changes last, so a failed copy tags nothing; an archive
+is rewritten only when the copy succeeded.
 Short names resolve as docker's do, and ecrsync prints what they resolved to: alpine is
 docker.io/library/alpine:latest, team/app is docker.io/team/app.
 With --all-tags, SRC and DST are repositories and every tag is copied (referrer tags such as
@@ -128,7 +136,10 @@ refused connection, an unknown host) is given up sooner. Exit 3 then means: run 
   ecrsync copy 127.0.0.1:5000/app:v1 127.0.0.1:5001/app-arm --platform linux/arm64
   ecrsync copy registry.example.com/app:v1 mirror.internal:5000/app --dst-insecure \
       --src-creds "$USER:$TOKEN" --dst-creds ecr-login
-  ecrsync copy --dry-run 127.0.0.1:5000/app:v1 127.0.0.1:5001/app  ecrsync copy 127.0.0.1:5000/app:v1 127.0.0.1:5001/app --digest-file app.digest`,
+  ecrsync copy 127.0.0.1:5000/app:v1 oci:./cache:v1
+  ecrsync copy oci-archive:app.tar:v1 111111111111.dkr.ecr.us-east-1.amazonaws.com/app:v1
+  ecrsync copy --dry-run 127.0.0.1:5000/app:v1 127.0.0.1:5001/app
+  ecrsync copy 127.0.0.1:5000/app:v1 127.0.0.1:5001/app --digest-file app.digest`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := g.checkOutput(); err != nil {
@@ -158,15 +169,28 @@ refused connection, an unknown host) is given up sooner. Exit 3 then means: run 
 			if len(platforms) > 0 && allTags {
 				return usageError{fmt.Errorf("--platform copies one image: it does not go with --all-tags")}
 			}
+			lrefs, withLayout, err := layoutArgs(args)
+			if err != nil {
+				return err
+			}
+			if withLayout && (allTags || dryRun || len(platforms) > 0) {
+				return usageError{fmt.Errorf("oci: and oci-archive: copy one whole image: not with --all-tags, --dry-run or --platform (yet)")}
+			}
 			// Short names resolve as docker's do, and say what they resolved to.
 			for i := range args {
+				if lrefs[i] != nil {
+					continue
+				}
 				whole := expandShort(args[i], i == 0 && !allTags)
 				if whole != args[i] {
 					fmt.Fprintf(g.stderr, "ecrsync: %s means %s\n", args[i], whole)
 					args[i] = whole
 				}
 			}
-			for _, ref := range args {
+			for i, ref := range args {
+				if lrefs[i] != nil {
+					continue
+				}
 				if _, _, err := replicate.ParseReference(ref); err != nil {
 					return usageError{err}
 				}
@@ -179,15 +203,18 @@ refused connection, an unknown host) is given up sooner. Exit 3 then means: run 
 			if err != nil || pol != nil && allTags {
 				return cmp.Or(err, error(usageError{fmt.Errorf("--require-signature and --max-severity gate one image: not with --all-tags")}))
 			}
-			if pol != nil && (len(platforms) > 0 || dryRun) {
-				return usageError{fmt.Errorf("--require-signature and --max-severity gate the whole image: not with --platform or --dry-run")}
+			if pol != nil && (len(platforms) > 0 || dryRun || withLayout) {
+				return usageError{fmt.Errorf("--require-signature and --max-severity gate the whole image between registries: not with --platform, --dry-run, oci: or oci-archive:")}
 			}
 			o := f.options(log)
 			if bar != nil {
 				o.Copy.Progress = bar.update
 			}
 			o.Hosts = hosts(args...)
-			srcHost, dstHost := o.Hosts[0], o.Hosts[1]
+			srcHost, dstHost := hostOf(args[0]), hostOf(args[1])
+			if srcHost == "" && (sf.srcCreds != "" || sf.srcInsecure) || dstHost == "" && (sf.dstCreds != "" || sf.dstInsecure) {
+				return usageError{fmt.Errorf("--src-creds, --dst-creds, --src-insecure and --dst-insecure are for a registry side, not an OCI layout: drop the one for the layout")}
+			}
 			if o.Fallback, err = sf.keychain(srcHost, dstHost, authn.DefaultKeychain); err != nil {
 				return err
 			}
@@ -210,14 +237,16 @@ refused connection, an unknown host) is given up sooner. Exit 3 then means: run 
 			if dryRun {
 				return planCopy(cmd.Context(), g, &rf, a.Copier, args[0], args[1])
 			}
-			if bar != nil && len(platforms) == 0 {
+			if bar != nil && len(platforms) == 0 && !withLayout {
 				// The total, for a percentage: what a plan says would be sent (a few HEADs).
 				if plan, err := a.Copier.Plan(cmd.Context(), args[0], args[1]); err == nil {
 					bar.total = plan.BytesSent
 				}
 			}
 			var res *replicate.Result
-			if len(platforms) > 0 {
+			if withLayout {
+				res, err = copyLayout(cmd.Context(), a.Client, a.Copier, args, lrefs) // layout.go
+			} else if len(platforms) > 0 {
 				res, err = copyPlatforms(cmd.Context(), log, a.Client, a.Copier, args[0], args[1], platforms)
 			} else {
 				res, err = copyImage(cmd.Context(), g, a, pol, args[0], args[1]) // gate.go

@@ -363,7 +363,14 @@ func (r *Repository) Blob(ctx context.Context, d digest.Digest, size int64) (io.
 		resp.Body.Close()
 		return nil, &MismatchError{Want: d, Size: resp.ContentLength, WantSize: size}
 	}
-	return &verifier{rc: resp.Body, d: d, h: d.Algorithm().Digester(), want: size}, nil
+	return VerifyReader(resp.Body, d, size), nil
+}
+
+// VerifyReader wraps rc so that its read at EOF fails with a *MismatchError (ErrDigestMismatch)
+// if the bytes do not hash to d or their count is not size (size < 0: any count). Every source
+// of blobs (a registry, an OCI layout) hands out its bytes through it.
+func VerifyReader(rc io.ReadCloser, d digest.Digest, size int64) io.ReadCloser {
+	return &verifier{rc: rc, d: d, h: d.Algorithm().Digester(), want: size}
 }
 
 // verifier checks a blob's digest and size as it streams.

@@ -125,12 +125,12 @@ type Copier struct {
 // lifecycle policy or garbage collection may delete in the meantime.
 const presentTTL = 5 * time.Minute
 
-func (cp *Copier) known(repo *registry.Repository, d digest.Digest) bool {
+func (cp *Copier) known(repo Target, d digest.Digest) bool {
 	v, ok := cp.present.Load(repo.String() + "@" + d.String())
 	return ok && time.Since(v.(time.Time)) < presentTTL
 }
 
-func (cp *Copier) mark(repo *registry.Repository, d digest.Digest) {
+func (cp *Copier) mark(repo Target, d digest.Digest) {
 	cp.present.Store(repo.String()+"@"+d.String(), time.Now())
 }
 
@@ -215,16 +215,23 @@ func (cp *Copier) Copy(ctx context.Context, src, dst string) (*Result, error) {
 // Passing failures are retried until the copy's retry deadline: ctx's (registry.WithRetryDeadline,
 // which the Lambda sets from its invocation's deadline), else the client's retry budget from now.
 func (cp *Copier) CopyRef(ctx context.Context, srcRepo name.Repository, srcRef string, dstRepo name.Repository, dstRef string) (*Result, error) {
+	return cp.CopyTarget(ctx, cp.c.Repository(srcRepo), srcRef, cp.c.Repository(dstRepo), dstRef)
+}
+
+// CopyTarget copies srcRef (a tag or digest) of src to dstRef of dst, as CopyRef does between
+// registry repositories; either side may be any Target, such as an OCI image layout. An empty
+// dstRef means srcRef when it is a tag, else by digest only.
+func (cp *Copier) CopyTarget(ctx context.Context, src Target, srcRef string, dst Target, dstRef string) (*Result, error) {
 	start := time.Now()
 	policy := cp.c.RetryPolicy()
 	ctx = registry.WithRetryDeadline(ctx, policy.Deadline(ctx, policy.Now()))
 	if dstRef == "" && !isDigest(srcRef) {
 		dstRef = srcRef
 	}
-	j := &job{cp: cp, src: cp.c.Repository(srcRepo), dst: cp.c.Repository(dstRepo),
+	j := &job{cp: cp, src: src, dst: dst,
 		sem: make(chan struct{}, cp.opts.Jobs), manifests: map[digest.Digest]*once{},
 		srcFallback: map[digest.Digest]*registry.Manifest{}}
-	res := &Result{Src: join(srcRepo.String(), srcRef)}
+	res := &Result{Src: join(src.String(), srcRef)}
 	j.res = res
 
 	top, err := j.src.Manifest(ctx, srcRef)
@@ -238,10 +245,15 @@ func (cp *Copier) CopyRef(ctx context.Context, srcRepo name.Repository, srcRef s
 	if isDigest(dstRef) && dstRef != top.Descriptor.Digest.String() {
 		return nil, permanent("destination digest %s differs from the source's %s: a copy cannot change a digest", dstRef, top.Descriptor.Digest)
 	}
-	res.Dst = join(dstRepo.String(), dstRef)
+	res.Dst = join(dst.String(), dstRef)
 	log := cp.log.With("src", res.Src, "dst", res.Dst, "digest", res.Digest)
 
 	err = j.run(ctx, top, dstRef)
+	if r, ok := dst.(Rooted); ok && err == nil && isDigest(dstRef) {
+		if err = r.AddRoot(ctx, top.Descriptor); err != nil {
+			err = &CopyError{Side: Dst, Op: "listing image", Ref: res.Dst, Err: err}
+		}
+	}
 	res.Duration = time.Since(start)
 	res.DurationMs = res.Duration.Milliseconds()
 	if err != nil {
@@ -295,7 +307,7 @@ func (j *job) claim(m map[digest.Digest]*once, d digest.Digest) (*once, bool) {
 // job is one Copy in flight.
 type job struct {
 	cp       *Copier
-	src, dst *registry.Repository
+	src, dst Target
 	res      *Result
 	sem      chan struct{} // bounds concurrent blob transfers
 
