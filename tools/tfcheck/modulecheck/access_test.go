@@ -12,8 +12,9 @@ import (
 	"github.com/ecrsync/ecrsync/tools/tfcheck/tfeval"
 )
 
-// readerARN is the source reader role the module creates in the source account (name "ecrsync").
-const readerARN = "arn:aws:iam::" + srcAccount + ":role/ecrsync-source-reader"
+// readerARN is the source reader role the module creates in the source account (name "ecrsync", in
+// the source Region: IAM names are global to an account).
+const readerARN = "arn:aws:iam::" + srcAccount + ":role/ecrsync-reader-" + region
 
 var (
 	srcARNs = []string{

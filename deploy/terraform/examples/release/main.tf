@@ -39,5 +39,9 @@ module "ecrsync" {
   repositories           = var.repositories
   image_tags             = var.image_tags
 
+  # A source reader role the function assumes; no source repository policy is touched. (Unset, every
+  # plan warns: the default was true before. An upgrade that must keep those policies sets true.)
+  manage_source_repository_policy = false
+
   alarm_email_addresses = var.alarm_email_addresses
 }

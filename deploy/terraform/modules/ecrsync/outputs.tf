@@ -75,7 +75,10 @@ output "repository_creation_template" {
 
 output "iam_role_names" {
   description = "Names of the IAM roles this module creates (global to each account: they carry the Region)."
-  value       = { function = aws_iam_role.this.name, invoke = aws_iam_role.invoke.name }
+  value = merge(
+    { function = aws_iam_role.this.name, invoke = aws_iam_role.invoke.name },
+    local.source_policy_access ? {} : { source_reader = aws_iam_role.source_reader[0].name },
+  )
 }
 
 output "alarm_topic_arn" {

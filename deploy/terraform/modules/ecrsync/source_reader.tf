@@ -10,7 +10,10 @@
 
 locals {
   source_policy_access = coalesce(var.manage_source_repository_policy, false)
-  source_reader_name   = "${var.name}-source-reader"
+  # IAM names are global to the source account: the Region keeps two instances of this module (one
+  # per source Region, same name) apart, as for the function's role. name is at most 40 characters,
+  # "-reader-" 8, a Region at most 14: within IAM's 64.
+  source_reader_name = "${var.name}-reader-${local.source_region}"
   # A plain value (not the resource's attribute) so the config and the function's policy can name
   # the role before it exists, and the policy checks can evaluate it offline.
   source_reader_arn = "arn:${local.partition}:iam::${var.source_account_id}:role/${local.source_reader_name}"

@@ -24,6 +24,9 @@ variables {
   package_file           = "dist/ecrsync-lambda-arm64.zip"
   package_hash           = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
   alarm_email_addresses  = ["oncall@example.com"]
+  # Set, as a deployment that read the upgrade note would: unset, the module's check
+  # source_repository_policy fails every run (run "source_repository_policy_unset_warns").
+  manage_source_repository_policy = false
 }
 
 run "alarms_have_actions" {
@@ -31,7 +34,7 @@ run "alarms_have_actions" {
   command = apply
 
   assert {
-    condition = toset(keys(aws_cloudwatch_metric_alarm.function)) == toset(["errors", "async_events_dropped", "destination_delivery_failures", "failure", "reconcile_dead_letter"]) && toset(keys(aws_cloudwatch_metric_alarm.source)) == toset(["dead_letter", "failed_invocations", "dead_letter_send_failures"])
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.function)) == toset(["errors", "async_events_dropped", "destination_delivery_failures", "failure", "reconcile_dead_letter"]) && toset(keys(aws_cloudwatch_metric_alarm.source)) == toset(["dead_letter", "failed_invocations", "dead_letter_send_failures"])
     error_message = "Alarms missing: want Lambda Errors, AsyncEventsDropped, DestinationDeliveryFailures, EventBridge FailedInvocations and InvocationsFailedToBeSentToDLQ, and the age of every dead-letter and failure queue."
   }
   assert {
@@ -47,13 +50,13 @@ run "alarms_have_actions" {
       { for k, a in aws_cloudwatch_metric_alarm.function : k => [a.namespace, a.metric_name] },
       { for k, a in aws_cloudwatch_metric_alarm.source : "source.${k}" => [a.namespace, a.metric_name] },
       )) == jsonencode({
-      errors                           = ["AWS/Lambda", "Errors"]
-      async_events_dropped             = ["AWS/Lambda", "AsyncEventsDropped"]
-      destination_delivery_failures    = ["AWS/Lambda", "DestinationDeliveryFailures"]
-      failure                          = ["AWS/SQS", "ApproximateAgeOfOldestMessage"]
-      reconcile_dead_letter            = ["AWS/SQS", "ApproximateAgeOfOldestMessage"]
-      "source.dead_letter"             = ["AWS/SQS", "ApproximateAgeOfOldestMessage"]
-      "source.failed_invocations"      = ["AWS/Events", "FailedInvocations"]
+      errors                             = ["AWS/Lambda", "Errors"]
+      async_events_dropped               = ["AWS/Lambda", "AsyncEventsDropped"]
+      destination_delivery_failures      = ["AWS/Lambda", "DestinationDeliveryFailures"]
+      failure                            = ["AWS/SQS", "ApproximateAgeOfOldestMessage"]
+      reconcile_dead_letter              = ["AWS/SQS", "ApproximateAgeOfOldestMessage"]
+      "source.dead_letter"               = ["AWS/SQS", "ApproximateAgeOfOldestMessage"]
+      "source.failed_invocations"        = ["AWS/Events", "FailedInvocations"]
       "source.dead_letter_send_failures" = ["AWS/Events", "InvocationsFailedToBeSentToDLQ"]
     })
     error_message = "Each alarm must watch its metric: Lambda Errors, AsyncEventsDropped, DestinationDeliveryFailures; the age of the oldest message of every dead-letter and failure queue; EventBridge FailedInvocations and InvocationsFailedToBeSentToDLQ."
