@@ -93,22 +93,30 @@ func (c *Checker) Check(ctx context.Context, repo name.Repository, ref string, p
 // are neither needed nor consulted.
 func (c *Checker) signatures(ctx context.Context, src *registry.Repository, d digest.Digest, keys []gate.Key, v *gate.Verdict) error {
 	resolved := make([]gate.Key, 0, len(keys))
+	var why []string // why each key or signature verified nothing
 	for _, k := range keys {
 		v.KeysTried = append(v.KeysTried, k.Name)
 		if k.Public == nil && k.KMS != "" {
 			if c.Keys == nil {
-				v.Reasons = append(v.Reasons, "KMS key "+k.KMS+" cannot be read here (no KMS client)")
+				why = append(why, "KMS key "+k.KMS+" cannot be read here (no KMS client)")
 				continue
 			}
 			pub, err := c.Keys.PublicKey(ctx, k.KMS)
 			if err != nil {
-				return fmt.Errorf("reading the public key of %s (kms:GetPublicKey): %w", k.KMS, err)
+				// Throttling or KMS's own fault: the check could not be made, try again later.
+				// A denied, missing or disabled key verifies nothing until someone acts: the
+				// other keys may still verify; if none does, the reason names this key.
+				if registry.Classify(err).Retryable() {
+					return fmt.Errorf("reading the public key of %s (kms:GetPublicKey): %w", k.KMS, err)
+				}
+				c.log().WarnContext(ctx, "signature key unusable", "key", k.KMS, "err", err)
+				why = append(why, err.Error())
+				continue
 			}
 			k.Public = pub
 		}
 		resolved = append(resolved, k)
 	}
-	var why []string
 	sigTag := registry.TagFor(d) + ".sig"
 	sm, err := src.Manifest(ctx, sigTag)
 	switch {
@@ -130,7 +138,8 @@ func (c *Checker) signatures(ctx context.Context, src *registry.Repository, d di
 		}
 	}
 	if v.Signatures == 0 {
-		v.Block("not signed: no signature of %s (looked for tag %s)", d, sigTag)
+		why = append([]string{fmt.Sprintf("not signed: no signature of %s (looked for tag %s)", d, sigTag)}, why...)
+		v.Block("%s", join(why))
 		return nil
 	}
 	v.Block("no valid signature by a trusted key (%s) among %d: %s", join(v.KeysTried), v.Signatures, join(why))
