@@ -41,7 +41,11 @@ func TestBundleVerify(t *testing.T) {
 	t.Parallel()
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
-	ecSign := func(msg []byte) []byte { h := sha256.Sum256(msg); s, _ := ecdsa.SignASN1(rand.Reader, ec, h[:]); return s }
+	ecSign := func(msg []byte) []byte {
+		h := sha256.Sum256(msg)
+		s, _ := ecdsa.SignASN1(rand.Reader, ec, h[:])
+		return s
+	}
 	rsaSign := func(msg []byte) []byte {
 		h := sha256.Sum256(msg)
 		s, _ := rsa.SignPKCS1v15(rand.Reader, rk, crypto.SHA256, h[:])
@@ -115,7 +119,11 @@ func TestParseBundleRefuses(t *testing.T) {
 // and nothing verifies under a key whose private half the fuzzer does not have.
 func FuzzParseBundle(f *testing.F) {
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	sign := func(msg []byte) []byte { h := sha256.Sum256(msg); s, _ := ecdsa.SignASN1(rand.Reader, ec, h[:]); return s }
+	sign := func(msg []byte) []byte {
+		h := sha256.Sum256(msg)
+		s, _ := ecdsa.SignASN1(rand.Reader, ec, h[:])
+		return s
+	}
 	want := digest.FromString("image")
 	f.Add(dsseBundle(f, PayloadTypeInToto, statement(want, PredicateCosignSign), sign))
 	f.Add(dsseBundle(f, PayloadTypeInToto, []byte(`{"_type":"https://in-toto.io/Statement/v0.1","subject":[{"digest":{"sha256":"00"}},{}],"predicateType":"`+PredicateCosignSign+`"}`), sign))
