@@ -103,6 +103,8 @@ type App struct {
 	awsOnce sync.Once
 	aws     aws.Config
 	awsErr  error
+	kmsOnce sync.Once
+	kms     *ecr.KMSKeys // gate.go
 }
 
 // New builds the process's shared parts. It reaches no network: the AWS configuration is loaded

@@ -15,9 +15,11 @@ import (
 // Checker returns the promotion gate checker on the shared client. Scan findings of an ECR
 // registry are read with DescribeImageScanFindings: for cfg's source through its role_arn (the
 // source reader role; enhanced findings are readable only in the registry's own account), for
-// any other ECR host with the process's own credentials. cfg may be nil (a plain copy).
+// any other ECR host with the process's own credentials. KMS signature keys (awskms:///ARN) are
+// read with kms:GetPublicKey in their Region with the process's own credentials, once per key
+// for the process (every checker shares one cache). cfg may be nil (a plain copy).
 func (a *App) Checker(cfg *rules.Config) *promote.Checker {
-	c := &promote.Checker{Client: a.Client, Logger: a.log}
+	c := &promote.Checker{Client: a.Client, Logger: a.log, Keys: a.kmsKeys()}
 	if a.Keychain == nil {
 		return c
 	}
@@ -51,4 +53,11 @@ func (u untagger) Untag(ctx context.Context, t rules.Target) error {
 		return err
 	}
 	return u.a.Client.Repository(repo).DeleteTag(ctx, t.Tag)
+}
+
+// kmsKeys returns the process's one KMS key source. Nothing is loaded or called until a rule's
+// KMS key is first read: the AWS configuration then loads (if no ECR registry loaded it already).
+func (a *App) kmsKeys() *ecr.KMSKeys {
+	a.kmsOnce.Do(func() { a.kms = ecr.NewKMSKeys(a.AWS) })
+	return a.kms
 }

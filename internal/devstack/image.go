@@ -195,15 +195,21 @@ func (p *Pusher) Signature(ctx context.Context, repo *registry.Repository, subje
 		return d, err
 	}
 	d.ArtifactType = "application/vnd.dev.cosign.simplesigning.v1+json"
-	if _, err := repo.Referrers(ctx, subject.Digest); !errors.Is(err, registry.ErrUnsupported) {
-		return d, err
+	return d, p.fallbackReferrer(ctx, repo, subject.Digest, d)
+}
+
+// fallbackReferrer records d as a referrer of subject under the fallback tag sha256-<hex>, as
+// the OCI distribution spec asks of clients, where the registry has no referrers API.
+func (p *Pusher) fallbackReferrer(ctx context.Context, repo *registry.Repository, subject digest.Digest, d ocispec.Descriptor) error {
+	if _, err := repo.Referrers(ctx, subject); !errors.Is(err, registry.ErrUnsupported) {
+		return err
 	}
 	idx := []ocispec.Descriptor{d}
-	if cur, err := repo.Manifest(ctx, registry.TagFor(subject.Digest)); err == nil {
+	if cur, err := repo.Manifest(ctx, registry.TagFor(subject)); err == nil {
 		idx = append(cur.Manifests, d)
 	}
-	_, err = p.Index(ctx, repo, registry.TagFor(subject.Digest), false, idx...)
-	return d, err
+	_, err := p.Index(ctx, repo, registry.TagFor(subject), false, idx...)
+	return err
 }
 
 // ParsePlatform parses os/arch[/variant].

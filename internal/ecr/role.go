@@ -238,19 +238,20 @@ func (e *AccessError) Error() string {
 func (e *AccessError) Unwrap() error { return e.Err }
 
 // Explain returns err, from an ECR API call of action made as roleARN ("" = own credentials),
-// with the reason a person can act on: an *AssumeRoleError when the role could not be assumed
-// (returned as it is), an *AccessError when ECR denied the call, err otherwise.
+// with the reason a person can act on: an *AssumeRoleError when the role could not be assumed,
+// an *AccessError when ECR denied the call, err otherwise; each marked with its class (Classify)
+// so that registry.Classify tells a denied call (needs action) from throttling (retry).
 func Explain(err error, action, roleARN string) error {
 	if err == nil {
 		return nil
 	}
 	var are *AssumeRoleError
 	if errors.As(err, &are) {
-		return are
+		return Classified(are)
 	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) && (ae.ErrorCode() == "AccessDeniedException" || ae.ErrorCode() == "AccessDenied") {
-		return &AccessError{Action: action, Role: roleARN, Err: err}
+		return Classified(&AccessError{Action: action, Role: roleARN, Err: err})
 	}
-	return err
+	return Classified(err)
 }

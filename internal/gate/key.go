@@ -114,6 +114,21 @@ func ParsePublicKey(b []byte) (crypto.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKey, err)
 	}
+	return checkKind(pub)
+}
+
+// ParsePKIX reads a DER SubjectPublicKeyInfo (what kms:GetPublicKey returns) of a kind cosign
+// signs with, as ParsePublicKey does for PEM.
+func ParsePKIX(der []byte) (crypto.PublicKey, error) {
+	pub, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrKey, err)
+	}
+	return checkKind(pub)
+}
+
+// checkKind accepts the keys cosign signs with and refuses weaker or other ones.
+func checkKind(pub crypto.PublicKey) (crypto.PublicKey, error) {
 	switch k := pub.(type) {
 	case *ecdsa.PublicKey:
 		switch k.Curve {

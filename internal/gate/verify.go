@@ -38,3 +38,19 @@ func VerifySignature(pub crypto.PublicKey, msg, sig []byte) bool {
 	}
 	return false
 }
+
+// VerifyDigestSignature reports whether sig is a signature by pub over a message known only by
+// its digest (of hash h): ECDSA (ASN.1 DER) or RSA PKCS #1 v1.5 or PSS over the digest as given.
+// Ed25519 signs messages, not digests, and verifies nothing here.
+func VerifyDigestSignature(pub crypto.PublicKey, h crypto.Hash, digest, sig []byte) bool {
+	if !h.Available() || len(digest) != h.Size() {
+		return false
+	}
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		return ecdsa.VerifyASN1(k, digest, sig)
+	case *rsa.PublicKey:
+		return rsa.VerifyPKCS1v15(k, h, digest, sig) == nil || rsa.VerifyPSS(k, h, digest, sig, nil) == nil
+	}
+	return false
+}

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -234,5 +235,28 @@ func TestDeletesFollowOnlyWhereAsked(t *testing.T) {
 	o, _ = e.handle(t, pushEvent(t, event.Push{Repository: "app", Tag: "prod", Digest: img.Digest.String(), Action: event.ActionDelete, Result: "SUCCESS"}))
 	if o.Outcome != lambda.OutcomeSkipped || !strings.Contains(o.Reason, "delete sync is not enabled") {
 		t.Errorf("delete without propagate_deletes: %+v", o)
+	}
+}
+
+// A gate whose scan findings cannot be read because the role lacks
+// ecr:DescribeImageScanFindings is someone's to fix: needs_action naming the grant, not a retry
+// (an unknown error used to be classified transient, so the event went round again for nothing).
+func TestGateScanDeniedNeedsActionNotRetry(t *testing.T) {
+	t.Parallel()
+	e := newGateEnv(t)
+	e.api.AddCredentials("AKIDSTANDIN", srcAccount)
+	e.api.Deny(srcAccount, "ecr:DescribeImageScanFindings")
+	img := e.image(t, "app", "prod", 1)
+	e.sign(t, img.Digest, devstack.CosignPayload(img.Digest))
+	o, err := e.handle(t, pushEvent(t, event.Push{Repository: "app", Tag: "prod", Digest: img.Digest.String()}))
+	var se *lambda.SyncError
+	if !errors.As(err, &se) || se.Retryable || o.Outcome != lambda.OutcomeNeedsAction {
+		t.Fatalf("scan read denied: outcome %q, err %v; want needs_action and a SyncError that is not retryable", o.Outcome, err)
+	}
+	if !strings.Contains(o.Reason, "ecr:DescribeImageScanFindings") || !strings.Contains(o.Reason+o.Fix, "allow") {
+		t.Errorf("reason %q fix %q: want the denied action and the grant", o.Reason, o.Fix)
+	}
+	if e.dstDigest(t, "app", "prod") != "" {
+		t.Errorf("an image whose scan could not be read reached the destination")
 	}
 }

@@ -1,6 +1,6 @@
 // Package promote checks an image in a source registry against a rule's gates (internal/gate)
 // before anything is sent: it reads the cosign signatures stored beside the image (the
-// sha256-<hex>.sig tag) and the scan findings of the image, or of every child of an index, and
+// sha256-<hex>.sig tag, and Sigstore bundles attached as OCI 1.1 referrers) and the scan findings of the image, or of every child of an index, and
 // returns a gate.Verdict. Nothing is written anywhere.
 package promote
 
@@ -88,27 +88,35 @@ func (c *Checker) Check(ctx context.Context, repo name.Repository, ref string, p
 }
 
 // signatures looks for a signature of d by one of keys: the layers of the sha256-<hex>.sig
-// manifest (cosign's tag form). An index is signed as a whole: its signature covers the index
+// manifest (cosign's tag form), then the Sigstore bundles referring to d (cosign v3's form). An index is signed as a whole: its signature covers the index
 // digest, and so every child, whose digests the index's bytes fix; children's own signatures
 // are neither needed nor consulted.
 func (c *Checker) signatures(ctx context.Context, src *registry.Repository, d digest.Digest, keys []gate.Key, v *gate.Verdict) error {
 	resolved := make([]gate.Key, 0, len(keys))
+	var why []string // why each key or signature verified nothing
 	for _, k := range keys {
 		v.KeysTried = append(v.KeysTried, k.Name)
 		if k.Public == nil && k.KMS != "" {
 			if c.Keys == nil {
-				v.Reasons = append(v.Reasons, "KMS key "+k.KMS+" cannot be read here (no KMS client)")
+				why = append(why, "KMS key "+k.KMS+" cannot be read here (no KMS client)")
 				continue
 			}
 			pub, err := c.Keys.PublicKey(ctx, k.KMS)
 			if err != nil {
-				return fmt.Errorf("reading the public key of %s (kms:GetPublicKey): %w", k.KMS, err)
+				// Throttling or KMS's own fault: the check could not be made, try again later.
+				// A denied, missing or disabled key verifies nothing until someone acts: the
+				// other keys may still verify; if none does, the reason names this key.
+				if registry.Classify(err).Retryable() {
+					return fmt.Errorf("reading the public key of %s (kms:GetPublicKey): %w", k.KMS, err)
+				}
+				c.log().WarnContext(ctx, "signature key unusable", "key", k.KMS, "err", err)
+				why = append(why, err.Error())
+				continue
 			}
 			k.Public = pub
 		}
 		resolved = append(resolved, k)
 	}
-	var why []string
 	sigTag := registry.TagFor(d) + ".sig"
 	sm, err := src.Manifest(ctx, sigTag)
 	switch {
@@ -129,12 +137,104 @@ func (c *Checker) signatures(ctx context.Context, src *registry.Repository, d di
 			why = append(why, fmt.Sprintf("%s layer %d: %s", sigTag, i, reason))
 		}
 	}
+	// The Sigstore bundle form (cosign v3): referrers of d whose artifact type is a bundle.
+	refs, err := c.referrers(ctx, src, d)
+	if err != nil {
+		return err
+	}
+	for _, r := range refs {
+		if !gate.IsBundleType(r.ArtifactType) {
+			continue
+		}
+		v.Signatures++
+		who, reason, err := c.checkBundle(ctx, src, d, r.Digest, resolved)
+		if err != nil {
+			return err
+		}
+		if who != "" {
+			v.SignedBy = who
+			return nil
+		}
+		why = append(why, fmt.Sprintf("bundle %s: %s", r.Digest, reason))
+	}
 	if v.Signatures == 0 {
-		v.Block("not signed: no signature of %s (looked for tag %s)", d, sigTag)
+		why = append([]string{fmt.Sprintf("not signed: no signature of %s (looked for tag %s and Sigstore bundle referrers)", d, sigTag)}, why...)
+		v.Block("%s", join(why))
 		return nil
 	}
 	v.Block("no valid signature by a trusted key (%s) among %d: %s", join(v.KeysTried), v.Signatures, join(why))
 	return nil
+}
+
+// referrers lists the referrers of d: the OCI 1.1 referrers API, or the sha256-<hex> fallback
+// tag's index where the registry has no such API (cosign v3 writes one or the other). An entry
+// without an artifactType gets the one its manifest says.
+func (c *Checker) referrers(ctx context.Context, src *registry.Repository, d digest.Digest) ([]ocispec.Descriptor, error) {
+	refs, err := src.Referrers(ctx, d)
+	if errors.Is(err, registry.ErrUnsupported) {
+		idx, ferr := src.Manifest(ctx, registry.TagFor(d))
+		switch {
+		case errors.Is(ferr, registry.ErrNotFound):
+			return nil, nil
+		case ferr != nil:
+			return nil, fmt.Errorf("reading the referrers tag %s:%s: %w", src, registry.TagFor(d), ferr)
+		}
+		refs, err = idx.Manifests, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing referrers of %s@%s: %w", src, d, err)
+	}
+	for i, r := range refs {
+		if r.ArtifactType == "" {
+			m, err := src.Manifest(ctx, r.Digest.String())
+			if err != nil {
+				return nil, fmt.Errorf("reading referrer %s@%s: %w", src, r.Digest, err)
+			}
+			refs[i].ArtifactType = m.ReferrerDescriptor().ArtifactType
+		}
+	}
+	return refs, nil
+}
+
+// checkBundle verifies one Sigstore bundle referrer: its layer is the bundle JSON, which must
+// verify under one of keys and sign d (gate.Bundle.Verify). It returns the key's name, or why
+// the bundle signs nothing.
+func (c *Checker) checkBundle(ctx context.Context, src *registry.Repository, d, ref digest.Digest, keys []gate.Key) (string, string, error) {
+	m, err := src.Manifest(ctx, ref.String())
+	if err != nil {
+		return "", "", fmt.Errorf("reading bundle %s@%s: %w", src, ref, err)
+	}
+	var layer *ocispec.Descriptor
+	for i, l := range m.Layers {
+		if gate.IsBundleType(l.MediaType) {
+			layer = &m.Layers[i]
+			break
+		}
+	}
+	switch {
+	case layer == nil:
+		return "", "no layer of a Sigstore bundle media type", nil
+	case layer.Size > gate.MaxBundle:
+		return "", fmt.Sprintf("bundle of %d bytes is larger than %d", layer.Size, gate.MaxBundle), nil
+	}
+	rc, err := src.Blob(ctx, layer.Digest, layer.Size)
+	if err != nil {
+		return "", "", fmt.Errorf("reading bundle %s@%s: %w", src, layer.Digest, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(rc, gate.MaxBundle+1))
+	rc.Close()
+	if err != nil {
+		return "", "", fmt.Errorf("reading bundle %s@%s: %w", src, layer.Digest, err)
+	}
+	bundle, err := gate.ParseBundle(b)
+	if err != nil {
+		return "", err.Error(), nil
+	}
+	who, err := bundle.Verify(keys, d)
+	if err != nil {
+		return "", err.Error(), nil
+	}
+	return who, "", nil
 }
 
 // checkLayer verifies one simple-signing layer: the payload must name d, and its signature

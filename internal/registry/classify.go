@@ -87,6 +87,7 @@ var transientCodes = map[string]bool{
 // the retries, and a fault we cannot name is more often the network's than the user's.
 func Classify(err error) Class {
 	var re *Error
+	var ce *classedError
 	var rhe tls.RecordHeaderError
 	var dns *net.DNSError
 	var ne net.Error
@@ -99,6 +100,8 @@ func Classify(err error) Class {
 		return Permanent // nothing to log in with until someone provides it
 	case errors.Is(err, context.DeadlineExceeded):
 		return Transient // this invocation ran out of time; the next one may not
+	case errors.As(err, &ce):
+		return ce.class // classified where its API is known (ecr.Classify)
 	case errors.As(err, &re):
 		switch {
 		case errors.Is(re, ErrTokenExpired):
@@ -135,6 +138,25 @@ func Classify(err error) Class {
 	}
 	return Transient
 }
+
+// WithClass returns err marked as being of class c, for Classify to answer as it is: a failure
+// of an API other than the registry's (ECR's control plane, KMS, STS), classified by the package
+// that knows that API's error codes (ecr.Classify), so this one Classify still decides for every
+// caller (the Lambda's outcomes, the engine's Retryable). A nil err stays nil.
+func WithClass(err error, c Class) error {
+	if err == nil {
+		return nil
+	}
+	return &classedError{err: err, class: c}
+}
+
+type classedError struct {
+	err   error
+	class Class
+}
+
+func (e *classedError) Error() string { return e.err.Error() }
+func (e *classedError) Unwrap() error { return e.err }
 
 // IsSchemeMismatch reports whether err is a plain-HTTP server answering a TLS handshake.
 // http.Client reports it as http.ErrSchemeMismatch; a bare Transport.RoundTrip (the retry

@@ -151,3 +151,21 @@ func TestDefaultRetryPolicyCannotBeChangedFromOutside(t *testing.T) {
 		t.Fatalf("RetryPolicy() = %+v, want a 3 s budget and the default backoff", got)
 	}
 }
+
+// An error classified by the package that knows its API (ecr.Classify) is answered as marked,
+// through any wrapping, whatever it wraps.
+func TestWithClassIsAnsweredAsMarked(t *testing.T) {
+	t.Parallel()
+	for _, c := range []Class{Permanent, Transient, Unreachable} {
+		err := fmt.Errorf("ctx: %w", WithClass(io.ErrUnexpectedEOF, c))
+		if got := Classify(err); got != c {
+			t.Errorf("WithClass(%s) = %s", c, got)
+		}
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("WithClass hides what it wraps")
+		}
+	}
+	if WithClass(nil, Transient) != nil {
+		t.Error("WithClass(nil) is not nil")
+	}
+}

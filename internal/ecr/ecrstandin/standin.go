@@ -2,7 +2,7 @@
 // `ecrsync dev`: the control plane (GetAuthorizationToken, DescribeRepositories, ListImages,
 // DescribeImages, and repository management in repos.go, over the JSON 1.1 protocol, for
 // aws-sdk-go-v2 pointed at it with BaseEndpoint or AWS_ENDPOINT_URL_ECR), STS AssumeRole and the
-// callers' accounts (sts.go), SSM GetParameter (ssm.go) on the same endpoint, and, in front of a real registry, ECR's registry behaviour: Basic auth
+// callers' accounts (sts.go), SSM GetParameter (ssm.go) and KMS GetPublicKey (kms.go) on the same endpoint, and, in front of a real registry, ECR's registry behaviour: Basic auth
 // with the tokens it issued and their expiry, Region-bound tokens, 429 TOOMANYREQUESTS bursts,
 // immutable tags (400 TAG_INVALID) and missing repositories (404 NAME_UNKNOWN).
 //
@@ -43,6 +43,7 @@ type Server struct {
 	now      func() time.Time // SetClock
 	iam      iamState         // sts.go: who holds which credentials, what is refused
 	params   map[string]parameter
+	kmsKeys  map[string]KMSKey // kms.go
 }
 
 type issued struct {
@@ -109,6 +110,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	if m != nil && m[2] == "ssm" {
 		s.serveSSM(w, r)
+		return
+	}
+	if m != nil && m[2] == "kms" {
+		s.serveKMS(w, r)
 		return
 	}
 	if r.Method != http.MethodPost || !strings.HasPrefix(target, "AmazonEC2ContainerRegistry_V20150921.") || m == nil || m[2] != "ecr" {
