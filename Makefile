@@ -8,8 +8,9 @@ BIN   ?= bin/ecrsync
 DEVBIN ?= bin/ecrsync-dev
 # lambda.norpc: the Lambda runtime API only (provided.al2023); leaves net/rpc and gob out.
 TAGS  ?= lambda.norpc
-# Build tags of the Lambda's bootstrap (make lambda, make release).
-LAMBDA_TAGS ?= $(TAGS)
+# Build tags of the Lambda's bootstrap (make lambda, make release): lambdaonly leaves the CLI out
+# (cmd/ecrsync/lambdaonly.go): 13 MB instead of 18 (amd64), fewer packages to start.
+LAMBDA_TAGS ?= $(TAGS),lambdaonly
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell bash scripts/commit.sh)
 BUILDINFO := github.com/ecrsync/ecrsync/internal/buildinfo
@@ -35,10 +36,11 @@ test: ## Run every test (real registries on 127.0.0.1, the Lambda emulator, Terr
 test-short: ## Run the fast unit tests only
 	$(GO) test -short ./...
 
-lint: ## gofmt and go vet (both builds: with and without the dev stack)
+lint: ## gofmt and go vet (the CLI, the dev build and the Lambda build)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	$(GO) vet -tags devstack ./...
+	$(GO) vet -tags lambda.norpc,lambdaonly ./cmd/...
 
 lambda: ## Build dist/ecrsync-lambda-{arm64,amd64}.zip, each holding bootstrap
 	VERSION='$(VERSION)' COMMIT='$(COMMIT)' LAMBDA_TAGS='$(LAMBDA_TAGS)' bash scripts/lambda.sh

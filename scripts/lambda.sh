@@ -4,7 +4,7 @@
 # Reproducible: the same commit gives byte-identical zips (CGO off, -trimpath, empty build ID, no VCS
 # stamp: the version and commit are stamped with -X instead; fixed mtime and mode, one entry, no
 # extra fields). make release checks it with two builds (tools/release).
-# Environment: VERSION, COMMIT (default: from git), LAMBDA_TAGS (default lambda.norpc), ARCHS, DIST.
+# Environment: VERSION, COMMIT (default: from git), LAMBDA_TAGS (default lambda.norpc,lambdaonly: the CLI left out), ARCHS, DIST.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +12,7 @@ GO="${GO:-go}"
 DIST="${DIST:-dist}"
 VERSION="${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}"
 COMMIT="${COMMIT:-$(bash scripts/commit.sh)}"
-LAMBDA_TAGS="${LAMBDA_TAGS:-lambda.norpc}"
+LAMBDA_TAGS="${LAMBDA_TAGS:-lambda.norpc,lambdaonly}"
 pkg=github.com/ecrsync/ecrsync/internal/buildinfo
 LDFLAGS="-s -w -buildid= -X ${pkg}.Version=${VERSION} -X ${pkg}.Commit=${COMMIT}"
 # 1980-01-01, the earliest time a zip entry can hold: nothing of the build machine's clock leaks in.

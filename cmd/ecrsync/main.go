@@ -1,6 +1,8 @@
 // Command ecrsync keeps container images in sync across registries, AWS accounts and Regions.
 // It is a CLI, and the same binary runs as the AWS Lambda function when the Lambda runtime
-// starts it.
+// starts it. Built with -tags lambdaonly (the Lambda package's bootstrap) it is that function
+// alone: the same code without the CLI, whose command framework and templates would only add to
+// the package and its start-up.
 package main
 
 import (
@@ -10,7 +12,7 @@ import (
 	"syscall"
 
 	"github.com/ecrsync/ecrsync/internal/app"
-	"github.com/ecrsync/ecrsync/internal/cli"
+	"github.com/ecrsync/ecrsync/internal/buildinfo"
 )
 
 func main() {
@@ -18,9 +20,9 @@ func main() {
 	var code int
 	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" && len(os.Args) == 1 {
 		// Started by the Lambda runtime (provided.al2023): serve invocations.
-		code = app.Lambda(ctx, "ecrsync/"+cli.Version+" (lambda)")
+		code = app.Lambda(ctx, "ecrsync/"+buildinfo.Get().Version+" (lambda)")
 	} else {
-		code = cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		code = runCLI(ctx, os.Args[1:])
 	}
 	stop()
 	os.Exit(code)

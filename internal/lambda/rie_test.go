@@ -63,7 +63,7 @@ func TestBootstrapUnderTheLambdaEmulator(t *testing.T) {
 	rie := findRIE(t)
 	dir := t.TempDir()
 	bootstrap := filepath.Join(dir, "bootstrap")
-	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", bootstrap, "./cmd/ecrsync")
+	build := exec.Command("go", "build", "-tags", "lambda.norpc,lambdaonly", "-trimpath", "-o", bootstrap, "./cmd/ecrsync")
 	build.Dir = "../.."
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
