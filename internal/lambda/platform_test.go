@@ -3,9 +3,16 @@ package lambda_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -154,5 +161,53 @@ rules:
 	}
 	if n := puts.Load(); n != 0 {
 		t.Errorf("the second event and the reconcile put %d manifests, want none", n)
+	}
+}
+
+// TestGatedRuleWithPlatformsChecksTheSourceThenCopiesTheSelection: a rule with require and
+// platforms checks the source image's signature (on the source index's digest), then copies
+// the platform asked for from the digest it checked; an unsigned image is blocked and nothing
+// is sent.
+func TestGatedRuleWithPlatformsChecksTheSourceThenCopiesTheSelection(t *testing.T) {
+	t.Parallel()
+	e := &gateEnv{env: newEnv(t), clock: &fakeClock{t: time.Unix(1e9, 0)}}
+	e.key, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(&e.key.PublicKey)
+	keyFile := filepath.Join(t.TempDir(), "cosign.pub")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := rules.Load([]byte(fmt.Sprintf(`
+source: {registry: "%s", account_id: "%s", region: %s}
+rules:
+  - repositories: ["app"]
+    tags: ["prod"]
+    platforms: [linux/arm64]
+    require: {signature: {keys: [%q]}}
+    destinations: [{registry: "%s", account_id: "%s", region: %s}]
+`, e.src.Addr, srcAccount, srcRegion, keyFile, e.dst.Addr, dstAccount, dstRegion)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.h = newHandler(t, cfg, app.Options{Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), AWS: &e.awsCfg,
+		Retry: registry.RetryPolicy{Base: time.Millisecond, Max: 20 * time.Millisecond}}, app.HandlerOptions{})
+
+	unsigned := e.image(t, "app", "prod", 31)
+	o, err := e.handle(t, pushEvent(t, event.Push{Repository: "app", Tag: "prod", Digest: unsigned.Digest.String()}))
+	if err != nil || o.Outcome != lambda.OutcomeBlocked || e.dstDigest(t, "app", "prod") != "" {
+		t.Fatalf("unsigned: %+v %v; want blocked and nothing in the destination", o, err)
+	}
+	img := e.image(t, "app", "prod", 32)
+	e.sign(t, img.Digest, devstack.CosignPayload(img.Digest))
+	arm := e.children(t, img.Digest)[1] // linux/amd64, linux/arm64, the attestation
+	o, err = e.handle(t, pushEvent(t, event.Push{Repository: "app", Tag: "prod", Digest: img.Digest.String()}))
+	if err != nil || o.Outcome != lambda.OutcomeCopied || o.Gate == nil || o.Gate.Digest != img.Digest.String() ||
+		o.Digest != arm || e.dstDigest(t, "app", "prod") != arm {
+		t.Fatalf("signed: %+v %v; destination %s; want the signed index checked and its linux/arm64 manifest %s copied",
+			o, err, e.dstDigest(t, "app", "prod"), arm)
+	}
+	o, err = e.handle(t, pushEvent(t, event.Push{Repository: "app", Tag: "prod", Digest: img.Digest.String()}))
+	if err != nil || o.Outcome != lambda.OutcomeInSync || o.Bytes != 0 {
+		t.Errorf("the same event again: %+v %v; want in_sync", o, err)
 	}
 }
