@@ -247,7 +247,7 @@ refused connection, an unknown host) is given up sooner. Exit 3 then means: run 
 			if withLayout {
 				res, err = copyLayout(cmd.Context(), a.Client, a.Copier, args, lrefs) // layout.go
 			} else if len(platforms) > 0 {
-				res, err = copyPlatforms(cmd.Context(), log, a.Client, a.Copier, args[0], args[1], platforms)
+				res, err = copyPlatforms(cmd.Context(), a.Copier, args[0], args[1], platforms)
 			} else {
 				res, err = copyImage(cmd.Context(), g, a, pol, args[0], args[1]) // gate.go
 			}

@@ -58,7 +58,10 @@ func (m *gateMemo) check(ctx context.Context, c *promote.Checker, repo name.Repo
 // tag points at now, then copies that digest (never the tag again, which may have moved to an
 // image nobody checked). If the source tag moved during the copy, the new image is checked and
 // copied in turn, up to maxFollow times, so that the last writer leaves the newest image or
-// nothing newer.
+// nothing newer. For a rule with platforms, the gate checks the source image (its signature is
+// on the source's digest) and the selection is made from that checked digest: one platform is
+// a manifest the source index lists, so its signature, if any, comes along; several are a new
+// index that no signature covers, which the engine's log says when it puts it.
 func (h *Handler) copyGated(ctx context.Context, o Outcome, start time.Time, srcRepo, dstRepo name.Repository, t rules.Target, tag string, p *gate.Policy, memo *gateMemo) Outcome {
 	if h.Gate == nil {
 		o.Outcome, o.Reason, o.Fix, o.err = OutcomeNeedsAction, errNoChecker.Error(), "report this as a bug", errNoChecker
@@ -92,12 +95,12 @@ func (h *Handler) copyGated(ctx context.Context, o Outcome, start time.Time, src
 			o.Outcome, o.Reason = OutcomeBlocked, strings.Join(v.Reasons, "; ")
 			return o
 		}
-		res, err := h.Copier.CopyRef(ctx, srcRepo, v.Digest, dstRepo, tag)
+		res, err := h.copy(ctx, srcRepo, v.Digest, dstRepo, tag, t)
 		if !o.RepositoryCreated {
 			var again bool
 			if again, err = h.createMissing(ctx, srcRepo.RepositoryStr(), t, err); again {
 				o.RepositoryCreated = true
-				res, err = h.Copier.CopyRef(ctx, srcRepo, v.Digest, dstRepo, tag)
+				res, err = h.copy(ctx, srcRepo, v.Digest, dstRepo, tag, t)
 			}
 		}
 		if res != nil {

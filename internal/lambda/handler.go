@@ -247,12 +247,12 @@ func (h *Handler) copyOne(ctx context.Context, p event.Push, srcRepo name.Reposi
 	copied := false
 	for attempt := 0; attempt < maxFollow; attempt++ {
 		var r *replicate.Result
-		r, err = h.Copier.CopyRef(ctx, srcRepo, p.Tag, dstRepo, p.Tag)
+		r, err = h.copy(ctx, srcRepo, p.Tag, dstRepo, p.Tag, t)
 		if !o.RepositoryCreated {
 			var again bool
 			if again, err = h.createMissing(ctx, p.Repository, t, err); again {
 				o.RepositoryCreated = true
-				r, err = h.Copier.CopyRef(ctx, srcRepo, p.Tag, dstRepo, p.Tag)
+				r, err = h.copy(ctx, srcRepo, p.Tag, dstRepo, p.Tag, t)
 			}
 		}
 		if r != nil {
@@ -292,6 +292,16 @@ func (h *Handler) copyOne(ctx context.Context, p event.Push, srcRepo name.Reposi
 		o.Outcome = OutcomeInSync
 	}
 	return o
+}
+
+// copy copies srcRef of srcRepo to dstRef of dstRepo for target t: the platforms of t's rule
+// if it has any (so the destination holds that selection, and is in sync when its tag points
+// at the selection's digest), else the whole image.
+func (h *Handler) copy(ctx context.Context, srcRepo name.Repository, srcRef string, dstRepo name.Repository, dstRef string, t rules.Target) (*replicate.Result, error) {
+	if ps := h.Rules.Rules[t.Rule].Platforms; len(ps) > 0 {
+		return h.Copier.CopyRefPlatforms(ctx, srcRepo, srcRef, dstRepo, dstRef, ps)
+	}
+	return h.Copier.CopyRef(ctx, srcRepo, srcRef, dstRepo, dstRef)
 }
 
 // createMissing creates t's missing destination repository after a copy failed with copyErr

@@ -54,7 +54,7 @@ type Item struct {
 	Src       string        `json:"src"`           // host/repository[:tag]
 	Dst       string        `json:"dst,omitempty"` // host/repository:tag
 	Tag       string        `json:"tag,omitempty"`
-	Digest    digest.Digest `json:"digest,omitempty"`    // the source's digest
+	Digest    digest.Digest `json:"digest,omitempty"`    // the source's digest (for a rule with platforms, the selection's)
 	DstDigest digest.Digest `json:"dstDigest,omitempty"` // what the destination tag pointed at before, if anything
 	Status    Status        `json:"status"`
 	Reason    string        `json:"reason,omitempty"`
@@ -163,6 +163,8 @@ type Options struct {
 // (internal/lambda) takes the same interface.
 type Copier interface {
 	CopyRef(ctx context.Context, srcRepo name.Repository, srcRef string, dstRepo name.Repository, dstRef string) (*replicate.Result, error)
+	// CopyRefPlatforms copies only the given platforms, for rules with platforms.
+	CopyRefPlatforms(ctx context.Context, srcRepo name.Repository, srcRef string, dstRepo name.Repository, dstRef string, platforms []string) (*replicate.Result, error)
 }
 
 // Reconciler reconciles the destinations of one config with its source.
@@ -429,10 +431,56 @@ func (r *Reconciler) syncTag(ctx context.Context, t task) []Item {
 			items[i].Digest = want
 		}
 	}
+	sel := selections{want: want}
 	for i, tg := range t.targets {
-		items[i] = r.syncTarget(ctx, t, tg, want, items[i])
+		w := want
+		if ps := r.cfg.Rules[tg.Rule].Platforms; len(ps) > 0 {
+			var status Status
+			var err error
+			if w, status, err = sel.digest(ctx, r.client.Repository(t.src), srcRef, ps); err != nil {
+				items[i].Status, items[i].Reason = status, err.Error()
+				if status == Failed {
+					items[i].Fix, items[i].Retryable = replicate.Hint(err), replicate.Retryable(err)
+				}
+				continue
+			}
+			items[i].Digest = w
+		}
+		items[i] = r.syncTarget(ctx, t, tg, w, items[i])
 	}
 	return items
+}
+
+// selections finds, once per tag, what the platform selections of its rules put under the
+// destination tag: a destination is in sync when its tag points at the selection's digest, not
+// the source's (a filtered copy is never the source's digest, and would be copied forever).
+type selections struct {
+	want digest.Digest // the source tag's digest
+	top  *registry.Manifest
+	err  error
+}
+
+// digest returns the digest the selection of platforms from the source image makes, or the
+// status and error of an item that cannot be compared: Skipped when the image left the source,
+// Failed otherwise (a platform the image lacks is a *replicate.PlatformError).
+func (s *selections) digest(ctx context.Context, src *registry.Repository, srcRef string, platforms []string) (digest.Digest, Status, error) {
+	if s.top == nil && s.err == nil {
+		s.top, s.err = src.Manifest(ctx, s.want.String())
+	}
+	switch {
+	case errors.Is(s.err, registry.ErrNotFound):
+		return "", Skipped, errors.New("the tag left the source after it was listed")
+	case s.err != nil:
+		return "", Failed, &replicate.CopyError{Side: replicate.Src, Op: "fetching manifest", Ref: srcRef, Err: s.err}
+	}
+	sel, err := replicate.SelectPlatforms(s.top, platforms)
+	if pe := (*replicate.PlatformError)(nil); errors.As(err, &pe) {
+		pe.Ref = srcRef
+	}
+	if err != nil {
+		return "", Failed, err
+	}
+	return sel.Digest, "", nil
 }
 
 func (r *Reconciler) syncTarget(ctx context.Context, t task, tg rules.Target, want digest.Digest, it Item) Item {
@@ -483,12 +531,19 @@ func (r *Reconciler) syncTarget(ctx context.Context, t task, tg rules.Target, wa
 	}
 	// Copy by tag, not by the listed digest: if the tag moved since it was listed, the
 	// destination follows it to where it points now. A gated rule copies the digest it checked.
-	res, err := r.copier.CopyRef(ctx, t.src, srcRef, dst, t.tag.Name)
+	// A rule with platforms copies that selection of the source image.
+	copyImage := func() (*replicate.Result, error) {
+		if ps := r.cfg.Rules[tg.Rule].Platforms; len(ps) > 0 {
+			return r.copier.CopyRefPlatforms(ctx, t.src, srcRef, dst, t.tag.Name, ps)
+		}
+		return r.copier.CopyRef(ctx, t.src, srcRef, dst, t.tag.Name)
+	}
+	res, err := copyImage()
 	if again, cerr := CreateMissing(ctx, r.opts.Creator, log, t.src.RepositoryStr(), tg, err); cerr != nil {
 		err = cerr
 	} else if again {
 		it.Repository = RepositoryCreated
-		res, err = r.copier.CopyRef(ctx, t.src, srcRef, dst, t.tag.Name)
+		res, err = copyImage()
 	}
 	if res != nil {
 		it.Bytes = res.BytesSent

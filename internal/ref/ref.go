@@ -59,6 +59,9 @@ var (
 	digestRE = regexp.MustCompile(`^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$`)
 	// domainRE: dot-separated DNS labels of letters, digits and inner '-', either case.
 	domainRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*$`)
+	// platformRE: os/architecture[/variant], each part lower-case letters, digits, '.', '_' or
+	// '-' (GOOS, GOARCH and the OCI image spec's variants: v7, v8, v3).
+	platformRE = regexp.MustCompile(`^[a-z0-9._-]+/[a-z0-9._-]+(/[a-z0-9._-]+)?$`)
 	// hexRE: the encoding of the registered algorithms sha256 and sha512.
 	hexRE = regexp.MustCompile(`^[a-f0-9]+$`)
 )
@@ -71,6 +74,10 @@ func ValidRepository(s string) bool { return len(s) <= MaxRepository && reposito
 
 // ValidTag reports whether s is a tag.
 func ValidTag(s string) bool { return len(s) <= MaxTag && tagRE.MatchString(s) }
+
+// ValidPlatform reports whether s names a platform as os/architecture[/variant], the form of
+// `docker --platform`, `crane --platform` and a rule's platforms: linux/amd64, linux/arm/v7.
+func ValidPlatform(s string) bool { return len(s) <= 128 && platformRE.MatchString(s) }
 
 // ValidDigest reports whether s follows the digest grammar, whatever its algorithm and length.
 // Events are checked with it: the Amazon ECR documentation's own example event carries a

@@ -169,3 +169,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestValidPlatform(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"linux/amd64", "linux/arm/v7", "linux/arm64/v8", "windows/amd64", "linux/ppc64le", "wasip1/wasm"} {
+		if !ref.ValidPlatform(s) {
+			t.Errorf("ValidPlatform(%q) = false, want true", s)
+		}
+	}
+	for _, s := range []string{"", "linux", "linux/", "/amd64", "linux//amd64", "linux/arm/v7/x", "Linux/AMD64", "linux/amd 64", "linux/amd64/"} {
+		if ref.ValidPlatform(s) {
+			t.Errorf("ValidPlatform(%q) = true, want false", s)
+		}
+	}
+}

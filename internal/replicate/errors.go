@@ -3,6 +3,7 @@ package replicate
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ecrsync/ecrsync/internal/ref"
 	"github.com/ecrsync/ecrsync/internal/registry"
@@ -49,6 +50,10 @@ func Hint(err error) string {
 	side := Side("")
 	if errors.As(err, &ce) {
 		side = ce.Side
+	}
+	if pe := (*PlatformError)(nil); errors.As(err, &pe) {
+		return fmt.Sprintf("the image has %s: ask only for platforms it has (a rule's platforms, or --platform), or push it with %s",
+			strings.Join(pe.Have, ", "), strings.Join(pe.Want, " or "))
 	}
 	which := "the registry"
 	if side != "" {

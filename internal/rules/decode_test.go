@@ -202,3 +202,25 @@ func TestLoadBoundsWhatAliasesExpandTo(t *testing.T) {
 		t.Fatalf("Load of %d bytes that expand to a million destinations: %v; want it refused", len(doc), err)
 	}
 }
+
+// TestLoadReadsPlatformsAndNamesABadOne: a rule's platforms are os/architecture[/variant]; a
+// bad one is refused with its path and line, and one listed twice too.
+func TestLoadReadsPlatformsAndNamesABadOne(t *testing.T) {
+	t.Parallel()
+	const head = "source: {registry: 127.0.0.1:5000}\nrules:\n  - destinations: [{registry: 127.0.0.1:5001}]\n    platforms:\n"
+	c, err := Load([]byte(head + "      - linux/amd64\n      - linux/arm/v7\n"))
+	if err != nil || strings.Join(c.Rules[0].Platforms, ",") != "linux/amd64,linux/arm/v7" {
+		t.Fatalf("Load: %v, %v; want platforms linux/amd64 and linux/arm/v7", c, err)
+	}
+	for _, tt := range []struct{ list, field, say string }{
+		{"      - linux/amd64\n      - arm64\n", "rules[0].platforms[1]", "os/architecture"},
+		{"      - Linux/AMD64\n", "rules[0].platforms[0]", "lower case"},
+		{"      - linux/amd64\n      - linux/amd64\n", "rules[0].platforms[1]", "listed twice"},
+	} {
+		_, err := Load([]byte(head + tt.list))
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != tt.field || fe.Line == 0 || !strings.Contains(err.Error(), tt.say) {
+			t.Errorf("Load(%q): %v; want an error naming %s with its line and saying %q", tt.list, err, tt.field, tt.say)
+		}
+	}
+}

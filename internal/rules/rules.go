@@ -10,6 +10,7 @@
 //	    destinations:
 //	      - registry: 222222222222.dkr.ecr.eu-west-1.amazonaws.com
 //	        repository: "mirror/{repository}"  # optional template; default the same name
+//	    platforms: ["linux/amd64"]           # optional; omitted = every platform, bit for bit
 //
 // A registry may instead be given as account_id + region (the host is derived for the aws,
 // aws-cn and aws-us-gov partitions; fips and dual_stack on request), with an optional role_arn
@@ -81,6 +82,11 @@ type Rule struct {
 	Destinations []Destination `json:"destinations"`
 	// Require, if set, gates promotion on a signature and a scan (require.go).
 	Require *Require `json:"require,omitempty"`
+	// Platforms, if set, copies only these platforms (os/architecture[/variant]) of a
+	// multi-platform image: one is copied as that platform's manifest under the tag, several as
+	// a new index of them (a new digest, which the source index's signatures do not cover).
+	// Omitted: every platform, bit for bit.
+	Platforms []string `json:"platforms,omitempty"`
 	// PropagateDeletes, if true, makes a tag deleted in the source go from every destination
 	// of the rule too (internal/lambda's delete handling, sync --prune). Off by default.
 	PropagateDeletes bool `json:"propagate_deletes,omitempty"`

@@ -113,6 +113,15 @@ func (c *Config) validate() error {
 			}
 			r.tags = append(r.tags, re)
 		}
+		for j, p := range r.Platforms {
+			pf := fmt.Sprintf("%s.platforms[%d]", f, j)
+			switch {
+			case !ref.ValidPlatform(p):
+				return fieldErr(pf, "%q: want os/architecture[/variant] in lower case, like linux/amd64 or linux/arm/v7", p)
+			case slices.Contains(r.Platforms[:j], p):
+				return fieldErr(pf, "%s is listed twice", p)
+			}
+		}
 		if len(r.Destinations) == 0 {
 			return fieldErr(f+".destinations", "at least one destination is needed")
 		}
