@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Location is an ECR registry: an account in a Region, and how to reach it.
@@ -29,7 +30,9 @@ var (
 	//   ACCOUNT.dkr-ecr.REGION.on.amazonwebservices.com.cn (dual-stack, China)
 	// (Amazon ECR User Guide, "Making requests to Amazon ECR registries"; AWS General Reference,
 	// "Amazon ECR endpoints and quotas").
-	hostRE = regexp.MustCompile(`^([0-9]{12})\.(dkr\.ecr|dkr\.ecr-fips|dkr-ecr|dkr-ecr-fips)\.([a-z0-9-]+)\.(amazonaws\.com|amazonaws\.com\.cn|on\.aws|on\.amazonwebservices\.com\.cn)$`)
+	hostRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^([0-9]{12})\.(dkr\.ecr|dkr\.ecr-fips|dkr-ecr|dkr-ecr-fips)\.([a-z0-9-]+)\.(amazonaws\.com|amazonaws\.com\.cn|on\.aws|on\.amazonwebservices\.com\.cn)$`)
+	})
 )
 
 // ValidAccount reports whether s is a 12-digit AWS account ID.
@@ -84,7 +87,7 @@ func ParseHost(host string) (l Location, ok bool) {
 	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
 		h = h[:i]
 	}
-	m := hostRE.FindStringSubmatch(h)
+	m := hostRE().FindStringSubmatch(h)
 	if m == nil || !ValidRegion(m[3]) {
 		return Location{}, false
 	}

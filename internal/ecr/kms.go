@@ -1,22 +1,14 @@
 package ecr
 
 import (
-	"bytes"
 	"context"
 	"crypto"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/smithy-go"
 
 	"github.com/ecrsync/ecrsync/internal/gate"
@@ -91,80 +83,15 @@ type getPublicKeyOutput struct {
 	PublicKey []byte `json:"PublicKey"`
 }
 
-// maxKMSAnswer bounds a GetPublicKey answer read into memory: an RSA 4096 key is under 1 KB.
-const maxKMSAnswer = 64 << 10
-
-// getPublicKey makes one kms:GetPublicKey call over the JSON 1.1 protocol. An error answer is a
-// *smithy.GenericAPIError with KMS's code (the __type of the body, as the SDK reads it), so
-// Classify and KMSKeyError treat it as they would the SDK's.
+// getPublicKey makes one kms:GetPublicKey call (callJSON) in the key's own Region.
 func getPublicKey(ctx context.Context, cfg aws.Config, keyARN string) (*getPublicKeyOutput, error) {
 	p := strings.SplitN(keyARN, ":", 6)
 	if len(p) != 6 {
 		return nil, fmt.Errorf("%q is not a KMS key ARN", keyARN)
 	}
-	partition, region := p[1], p[3]
-	endpoint := "https://kms." + region + ".amazonaws.com"
-	if partition == "aws-cn" {
-		endpoint += ".cn"
-	}
-	if cfg.BaseEndpoint != nil {
-		endpoint = *cfg.BaseEndpoint
-	}
-	body, _ := json.Marshal(map[string]string{"KeyId": keyARN})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(endpoint, "/")+"/", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "TrentService.GetPublicKey")
-	if cfg.Credentials == nil {
-		return nil, fmt.Errorf("no AWS credentials to call KMS with")
-	}
-	creds, err := cfg.Credentials.Retrieve(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "kms", region, time.Now()); err != nil {
-		return nil, err
-	}
-	var client aws.HTTPClient = http.DefaultClient
-	if cfg.HTTPClient != nil {
-		client = cfg.HTTPClient
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxKMSAnswer))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Type    string `json:"__type"`
-			Message string `json:"message"`
-		}
-		json.Unmarshal(b, &e)
-		code := e.Type
-		if code == "" {
-			code = resp.Header.Get("X-Amzn-ErrorType")
-		}
-		code = code[strings.LastIndexByte(code, '#')+1:] // "com.amazonaws.kms#NotFoundException"
-		code, _, _ = strings.Cut(code, ":")              // X-Amzn-ErrorType may carry ":http://..."
-		fault := smithy.FaultClient
-		if resp.StatusCode >= 500 {
-			fault = smithy.FaultServer
-		}
-		if code == "" {
-			code = fmt.Sprintf("HTTP %d", resp.StatusCode)
-		}
-		return nil, &smithy.GenericAPIError{Code: code, Message: e.Message, Fault: fault}
-	}
 	var out getPublicKeyOutput
-	if err := json.Unmarshal(b, &out); err != nil {
-		return nil, fmt.Errorf("reading GetPublicKey's answer: %w", err)
+	if err := callJSON(ctx, cfg, "kms", p[3], "TrentService.GetPublicKey", map[string]string{"KeyId": keyARN}, &out); err != nil {
+		return nil, err
 	}
 	return &out, nil
 }

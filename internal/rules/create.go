@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -120,11 +121,17 @@ const (
 	encryptionKMS          = "KMS"
 )
 
+// The patterns below are compiled on first use, not at every start of the function and the CLI:
+// counted repetitions ({12}, {1,128}) make regexp compilation costly.
 var (
 	// exclusionFilterRE is ECR's wildcard tag filter: tag characters and '*', 1-128 long.
-	exclusionFilterRE = regexp.MustCompile(`^[0-9A-Za-z._*-]{1,128}$`)
-	kmsKeyARNRE       = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:kms:([a-z0-9-]+):([0-9]{12}):(key|alias)/.+$`)
-	kmsKeyIDRE        = regexp.MustCompile(`^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}|alias/[A-Za-z0-9/_-]+)$`)
+	exclusionFilterRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9A-Za-z._*-]{1,128}$`) })
+	kmsKeyARNRE       = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:kms:([a-z0-9-]+):([0-9]{12}):(key|alias)/.+$`)
+	})
+	kmsKeyIDRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}|alias/[A-Za-z0-9/_-]+)$`)
+	})
 )
 
 // ECR's limits on resource tags (Amazon ECR User Guide, "Tagging a private repository").
@@ -158,7 +165,7 @@ func (d *Destination) validateCreate(field string) error {
 		return fieldErr(field+".image_tag_mutability", "%q: want MUTABLE, IMMUTABLE, IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION", c.ImageTagMutability)
 	}
 	for i, f := range c.ImageTagMutabilityExclusionFilters {
-		if !exclusionFilterRE.MatchString(f) {
+		if !exclusionFilterRE().MatchString(f) {
 			return fieldErr(fmt.Sprintf("%s.image_tag_mutability_exclusion_filters[%d]", field, i), "%q: want a tag wildcard (letters, digits, . _ - and *; at most 128)", f)
 		}
 	}
@@ -169,11 +176,11 @@ func (d *Destination) validateCreate(field string) error {
 		case e.Type == encryptionAES256 && e.KMSKey != "":
 			return fieldErr(field+".encryption.kms_key", "a KMS key needs type KMS")
 		case e.KMSKey != "":
-			if m := kmsKeyARNRE.FindStringSubmatch(e.KMSKey); m != nil {
+			if m := kmsKeyARNRE().FindStringSubmatch(e.KMSKey); m != nil {
 				if m[3] != l.Account || m[2] != l.Region {
 					return fieldErr(field+".encryption.kms_key", "%s is in account %s, %s, but the repository is in %s, %s: ECR encrypts a repository only with a key of its own account and Region (a source repository's key cannot be used); name a key of the destination", e.KMSKey, m[3], m[2], l.Account, l.Region)
 				}
-			} else if !kmsKeyIDRE.MatchString(e.KMSKey) {
+			} else if !kmsKeyIDRE().MatchString(e.KMSKey) {
 				return fieldErr(field+".encryption.kms_key", "%q: want a key ARN, key ID or alias/NAME of the destination account", e.KMSKey)
 			}
 		}

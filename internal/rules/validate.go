@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/ecrsync/ecrsync/internal/awsname"
@@ -39,7 +40,9 @@ func fieldErr(field, format string, a ...any) error {
 var (
 	// The role's path and name are at most 512 characters: checked with len, since a counted
 	// repetition that large makes the regexp cost 3 ms to compile at every start.
-	roleARNRE = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$`)
+	roleARNRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$`)
+	})
 	// Glob shapes: a repository glob is a repository name in which '*' and '?' may stand for
 	// name characters; a tag glob likewise for tags.
 	repoGlobRE = regexp.MustCompile(`^[a-z0-9*?]+(([._]|__|-+)[a-z0-9*?]+)*(/[a-z0-9*?]+(([._]|__|-+)[a-z0-9*?]+)*)*$`)
@@ -192,7 +195,7 @@ func (r *Registry) validate(field string, warn func(field, format string, a ...a
 		return fieldErr(field, "fips and dual_stack choose the host derived from account_id and region; with registry, name that host directly")
 	}
 	if r.RoleARN != "" {
-		if !roleARNRE.MatchString(r.RoleARN) || len(r.RoleARN[strings.Index(r.RoleARN, ":role/")+6:]) > 512 {
+		if !roleARNRE().MatchString(r.RoleARN) || len(r.RoleARN[strings.Index(r.RoleARN, ":role/")+6:]) > 512 {
 			return fieldErr(field+".role_arn", "%q: want arn:PARTITION:iam::ACCOUNT:role/NAME", r.RoleARN)
 		}
 		if _, ok := r.ECR(); !ok {
