@@ -69,32 +69,13 @@ func (h *Handler) handleDelete(ctx context.Context, p event.Push) ([]Outcome, er
 			}
 			o.DurationMs = time.Since(start).Milliseconds()
 			if err != nil {
-				o.Reason, o.err = err.Error(), err
-				o.Outcome = OutcomeNeedsAction
-				if replicate.Retryable(err) {
-					o.Outcome = OutcomeRetryable
-				} else {
-					o.Fix = fixFor(err, t)
-				}
+				o.failWith(err, t)
 			}
 			outs[i] = o
 		})
 	}
 	wg.Wait()
-	var failed []Outcome
-	var errs []error
-	retryable := false
-	for i, o := range outs {
-		h.logOutcome(ctx, o, targets[i])
-		if o.Outcome == OutcomeRetryable || o.Outcome == OutcomeNeedsAction {
-			failed, errs = append(failed, o), append(errs, o.err)
-			retryable = retryable || o.Outcome == OutcomeRetryable
-		}
-	}
-	if len(failed) > 0 {
-		return outs, &SyncError{Retryable: retryable, Failed: failed, Err: errors.Join(errs...)}
-	}
-	return outs, nil
+	return outs, h.finish(ctx, outs, targets)
 }
 
 // client is the registry client of the handler's gate checker (the process's one client).

@@ -3,7 +3,6 @@ package lambda
 import (
 	"context"
 	"errors"
-	"github.com/ecrsync/ecrsync/internal/rules"
 	"strings"
 	"sync"
 	"time"
@@ -12,7 +11,7 @@ import (
 
 	"github.com/ecrsync/ecrsync/internal/gate"
 	"github.com/ecrsync/ecrsync/internal/promote"
-	"github.com/ecrsync/ecrsync/internal/replicate"
+	"github.com/ecrsync/ecrsync/internal/rules"
 )
 
 // OutcomeBlocked: the rule's gates refused the image (unsigned, signed by no trusted key, a scan
@@ -69,12 +68,7 @@ func (h *Handler) copyGated(ctx context.Context, o Outcome, start time.Time, src
 	}
 	fail := func(err error) Outcome {
 		o.DurationMs = time.Since(start).Milliseconds()
-		o.Reason, o.err = err.Error(), err
-		if replicate.Retryable(err) {
-			o.Outcome = OutcomeRetryable
-		} else {
-			o.Outcome, o.Fix = OutcomeNeedsAction, fixFor(err, t)
-		}
+		o.failWith(err, t)
 		return o
 	}
 	copied := false

@@ -201,7 +201,12 @@ func (h *Handler) HandlePush(ctx context.Context, p event.Push) ([]Outcome, erro
 		wg.Go(func() { outs[i] = h.copyOne(ctx, p, srcRepo, t, memo) })
 	}
 	wg.Wait()
+	return outs, h.finish(ctx, outs, targets)
+}
 
+// finish logs each outcome against its target and returns the SyncError of the failed ones
+// (retryable if any is), or nil when none failed.
+func (h *Handler) finish(ctx context.Context, outs []Outcome, targets []rules.Target) error {
 	var failed []Outcome
 	var errs []error
 	retryable := false
@@ -218,9 +223,20 @@ func (h *Handler) HandlePush(ctx context.Context, p event.Push) ([]Outcome, erro
 		}
 	}
 	if len(failed) > 0 {
-		return outs, &SyncError{Retryable: retryable, Failed: failed, Err: errors.Join(errs...)}
+		return &SyncError{Retryable: retryable, Failed: failed, Err: errors.Join(errs...)}
 	}
-	return outs, nil
+	return nil
+}
+
+// failWith records err as o's failure for target t: retryable if the engine says another
+// attempt may succeed, else needs_action with what to fix (fixFor).
+func (o *Outcome) failWith(err error, t rules.Target) {
+	o.Reason, o.err = err.Error(), err
+	if replicate.Retryable(err) {
+		o.Outcome = OutcomeRetryable
+	} else {
+		o.Outcome, o.Fix = OutcomeNeedsAction, fixFor(err, t)
+	}
 }
 
 // maxFollow bounds the copies one event makes of one tag while the source tag keeps moving.
@@ -275,15 +291,10 @@ func (h *Handler) copyOne(ctx context.Context, p event.Push, srcRepo name.Reposi
 		o.Digest, o.Bytes, o.BlobsSkipped = res.Digest.String(), res.BytesSent, res.BlobsSkipped
 	}
 	if err != nil {
-		o.Reason, o.err = err.Error(), err
-		if replicate.Retryable(err) {
-			o.Outcome = OutcomeRetryable
-		} else {
-			o.Outcome, o.Fix = OutcomeNeedsAction, fixFor(err, t)
-			if p.Action == event.ActionPush && goneFromSource(err) {
-				// The event said the image existed: not "never pushed", but gone since.
-				o.Fix = "the source no longer has the image the push event announced (deleted or retagged since): nothing to copy"
-			}
+		o.failWith(err, t)
+		if o.Outcome == OutcomeNeedsAction && p.Action == event.ActionPush && goneFromSource(err) {
+			// The event said the image existed: not "never pushed", but gone since.
+			o.Fix = "the source no longer has the image the push event announced (deleted or retagged since): nothing to copy"
 		}
 		return o
 	}
