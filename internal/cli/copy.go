@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
@@ -302,16 +303,24 @@ func hosts(refs ...string) []string {
 // they are copied with the image they refer to.
 var referrerTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}(\.[a-z]+)?$`)
 
+// parseSrcDst parses the SRC and DST arguments (replicate.ParseReference: an empty ref is
+// neither tag nor digest); a bad one is a usage error.
+func parseSrcDst(src, dst string) (srcRepo name.Repository, srcRef string, dstRepo name.Repository, dstRef string, err error) {
+	if srcRepo, srcRef, err = replicate.ParseReference(src); err != nil {
+		return srcRepo, "", dstRepo, "", usageError{err}
+	}
+	if dstRepo, dstRef, err = replicate.ParseReference(dst); err != nil {
+		return srcRepo, "", dstRepo, "", usageError{err}
+	}
+	return srcRepo, srcRef, dstRepo, dstRef, nil
+}
+
 // copyAllTags copies every tag of one repository to another with one Copier, so connections,
 // tokens and the knowledge of what the destination holds are shared across tags.
 func copyAllTags(ctx context.Context, g *globals, rf *resultFlags, c *registry.Client, cp *replicate.Copier, src, dst string, parallel int) error {
-	srcRepo, srcRef, err := replicate.ParseReference(src)
+	srcRepo, srcRef, dstRepo, dstRef, err := parseSrcDst(src, dst)
 	if err != nil {
-		return usageError{err}
-	}
-	dstRepo, dstRef, err := replicate.ParseReference(dst)
-	if err != nil {
-		return usageError{err}
+		return err
 	}
 	if srcRef != "" || dstRef != "" {
 		return usageError{fmt.Errorf("--all-tags copies repositories: give SRC and DST without tag or digest")}

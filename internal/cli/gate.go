@@ -61,13 +61,9 @@ func (f *gateFlags) policy() (*gate.Policy, error) {
 // gatedCopy checks src against p and copies exactly the digest it checked to dst (a dst without
 // tag or digest takes src's tag). A blocked image exits ExitBlocked with the reasons.
 func gatedCopy(ctx context.Context, g *globals, a *app.App, p *gate.Policy, src, dst string) (*replicate.Result, error) {
-	srcRepo, srcRef, err := replicate.ParseReference(src)
+	srcRepo, srcRef, dstRepo, dstRef, err := parseSrcDst(src, dst)
 	if err != nil {
-		return nil, usageError{err}
-	}
-	dstRepo, dstRef, err := replicate.ParseReference(dst)
-	if err != nil {
-		return nil, usageError{err}
+		return nil, err
 	}
 	if srcRef == "" {
 		srcRef = "latest"

@@ -23,13 +23,9 @@ func checkPlatforms(ps []string) error {
 // platform is its manifest under the tag, several a new index of them). A platform the image
 // lacks is a usage error that lists what it has.
 func copyPlatforms(ctx context.Context, cp *replicate.Copier, src, dst string, platforms []string) (*replicate.Result, error) {
-	srcRepo, srcRef, err := replicate.ParseReference(src)
+	srcRepo, srcRef, dstRepo, dstRef, err := parseSrcDst(src, dst)
 	if err != nil {
-		return nil, usageError{err}
-	}
-	dstRepo, dstRef, err := replicate.ParseReference(dst)
-	if err != nil {
-		return nil, usageError{err}
+		return nil, err
 	}
 	if srcRef == "" {
 		srcRef = "latest"
