@@ -148,7 +148,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 		}
 		keychain = a.Keychain
 		if o.Rules != nil && createsRepositories(o.Rules) {
-			a.Creator = ecr.NewCreator(ecr.CreatorOptions{Roles: a.Roles, Logger: a.log})
+			a.Creator = ecr.NewCreator(ecr.CreatorOptions{Roles: a.Roles, API: a.Keychain.API, Logger: a.log})
 		}
 	}
 

@@ -97,6 +97,10 @@ type CreatorOptions struct {
 	// Roles gives the ECR clients, acting as each repository's role (the source reader role for
 	// the source's settings).
 	Roles *Roles
+	// API, if set, gives the ECR client of the registry at l acting as roleARN, so creation
+	// shares the process's clients (the composition root passes Keychain.API); nil builds one
+	// from Roles per call.
+	API func(l Location, roleARN string) *awsecr.Client
 	// Logger gets an Info line per repository created; nil discards.
 	Logger *slog.Logger
 }
@@ -123,6 +127,14 @@ func NewCreator(opts CreatorOptions) *Creator {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Creator{opts: opts, m: map[string]*creation{}}
+}
+
+// client is the ECR client of the registry at l acting as role (CreatorOptions.API).
+func (c *Creator) client(l Location, role string) *awsecr.Client {
+	if c.opts.API != nil {
+		return c.opts.API(l, role)
+	}
+	return c.opts.Roles.Client(l, role)
 }
 
 // Ensure makes sure dst exists, creating it with want, each unset setting read from src (through
@@ -183,7 +195,7 @@ func (c *Creator) create(ctx context.Context, dst, src Repository, want Reposito
 		in.ImageTagMutabilityExclusionFilters = append(in.ImageTagMutabilityExclusionFilters,
 			ecrtypes.ImageTagMutabilityExclusionFilter{FilterType: ecrtypes.ImageTagMutabilityExclusionFilterTypeWildcard, Filter: aws.String(f)})
 	}
-	client := c.opts.Roles.Client(dst.Location, dst.Role)
+	client := c.client(dst.Location, dst.Role)
 	res.Calls++
 	if _, err := client.CreateRepository(ctx, in); err != nil {
 		var exists *ecrtypes.RepositoryAlreadyExistsException
@@ -238,7 +250,7 @@ func (c *Creator) settings(ctx context.Context, src Repository, want RepositoryS
 	if !readRepo && !readLifecycle && !readTags {
 		return out, calls, nil
 	}
-	client := c.opts.Roles.Client(src.Location, src.Role)
+	client := c.client(src.Location, src.Role)
 	if readRepo {
 		calls++
 		d, err := client.DescribeRepositories(ctx, &awsecr.DescribeRepositoriesInput{RegistryId: aws.String(src.Account), RepositoryNames: []string{src.Name}})
