@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/ecrsync/ecrsync/internal/awsname"
 )
 
 // The SSM stand-in: GetParameter over the AWS JSON 1.1 protocol (X-Amz-Target
@@ -87,7 +89,7 @@ func (s *Server) serveSSM(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{"Parameter": map[string]any{
 		"Name": name, "Type": p.typ, "Value": value, "Version": p.version, "DataType": "text",
 		"LastModifiedDate": float64(p.modified.UnixMilli()) / 1000,
-		"ARN":              fmt.Sprintf("arn:%s:ssm:%s:%s:parameter%s", partition(region), region, account, arnName),
+		"ARN":              fmt.Sprintf("arn:%s:ssm:%s:%s:parameter%s", awsname.Partition(region), region, account, arnName),
 	}}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	json.NewEncoder(w).Encode(out)
