@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -39,26 +38,12 @@ func (s *Server) PutParameter(name, value string, secure bool) {
 }
 
 func (s *Server) serveSSM(w http.ResponseWriter, r *http.Request) {
-	target := r.Header.Get("X-Amz-Target")
-	if r.Method != http.MethodPost || target != "AmazonSSM.GetParameter" {
-		writeAPIError(w, apiError{400, "UnknownOperationException", "the stand-in does not implement " + target})
-		return
-	}
 	var in struct {
 		Name           string `json:"Name"`
 		WithDecryption bool   `json:"WithDecryption"`
 	}
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err := json.Unmarshal(body, &in); err != nil {
-		writeAPIError(w, apiError{400, "SerializationException", err.Error()})
-		return
-	}
-	s.mu.Lock()
-	s.calls["GetParameter"]++
-	s.mu.Unlock()
-	c, aerr := s.caller(r, "ssm:GetParameter")
-	if aerr != nil {
-		writeAPIError(w, *aerr)
+	c, ok := s.jsonCall(w, r, "AmazonSSM.GetParameter", "ssm:GetParameter", &in)
+	if !ok {
 		return
 	}
 	region := credentialRE.FindStringSubmatch(r.Header.Get("Authorization"))[1]
