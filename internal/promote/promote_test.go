@@ -195,17 +195,24 @@ func TestScanGateEveryChildOfAnIndexAndTheWait(t *testing.T) {
 // cosignBinary returns the pinned cosign (.ci/deps.d/40-cosign.sh), or skips.
 func cosignBinary(t *testing.T) string {
 	t.Helper()
+	return findCosign(t, "COSIGN", "cosign-v2.6.5", "cosign v2.6.5 not installed (bash .ci/deps.d/40-cosign.sh)")
+}
+
+// findCosign returns the cosign binary named by $env, or $GOPATH/dir/cosign; it skips under
+// -short, and with missing when neither exists.
+func findCosign(t *testing.T, env, dir, missing string) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: runs the cosign binary")
 	}
-	for _, p := range []string{os.Getenv("COSIGN"), filepath.Join(build.Default.GOPATH, "cosign-v2.6.5", "cosign")} {
+	for _, p := range []string{os.Getenv(env), filepath.Join(build.Default.GOPATH, dir, "cosign")} {
 		if p != "" {
 			if _, err := os.Stat(p); err == nil {
 				return p
 			}
 		}
 	}
-	t.Skip("cosign v2.6.5 not installed (bash .ci/deps.d/40-cosign.sh)")
+	t.Skip(missing)
 	return ""
 }
 
