@@ -134,14 +134,7 @@ func TestRealCosignV3Bundles(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	load := func(d string) gate.Key {
-		k, err := gate.LoadKey(filepath.Join(d, "cosign.pub"), os.ReadFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	ourKey, theirKey := load(ours), load(theirs)
+	ourKey, theirKey := cosignKey(t, ours), cosignKey(t, theirs)
 	for _, c := range []struct {
 		tag  string
 		keys []gate.Key

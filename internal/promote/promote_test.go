@@ -198,6 +198,16 @@ func cosignBinary(t *testing.T) string {
 	return findCosign(t, "COSIGN", "cosign-v2.6.5", "cosign v2.6.5 not installed (bash .ci/deps.d/40-cosign.sh)")
 }
 
+// cosignKey loads the public key cosign generate-key-pair wrote into dir.
+func cosignKey(t *testing.T, dir string) gate.Key {
+	t.Helper()
+	k, err := gate.LoadKey(filepath.Join(dir, "cosign.pub"), os.ReadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 // findCosign returns the cosign binary named by $env, or $GOPATH/dir/cosign; it skips under
 // -short, and with missing when neither exists.
 func findCosign(t *testing.T, env, dir, missing string) string {
@@ -262,14 +272,7 @@ func TestRealCosignSignatures(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	load := func(d string) gate.Key {
-		k, err := gate.LoadKey(filepath.Join(d, "cosign.pub"), os.ReadFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	ourKey, theirKey := load(ours), load(theirs)
+	ourKey, theirKey := cosignKey(t, ours), cosignKey(t, theirs)
 	for _, c := range []struct {
 		tag  string
 		keys []gate.Key
