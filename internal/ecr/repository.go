@@ -10,11 +10,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ecrsync/ecrsync/internal/awsname"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
+
+	"github.com/ecrsync/ecrsync/internal/awsname"
 )
 
 // Tag mutability settings of a repository (Amazon ECR API Reference, CreateRepository).
