@@ -97,9 +97,3 @@ func ParseHost(host string) (l Location, ok bool) {
 	}
 	return l, true
 }
-
-// IsECRHost reports whether host is an ECR private registry.
-func IsECRHost(host string) bool {
-	_, ok := ParseHost(host)
-	return ok
-}

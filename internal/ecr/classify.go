@@ -92,3 +92,12 @@ func Classified(err error) error {
 	}
 	return registry.WithClass(err, Classify(err))
 }
+
+// apiCode returns the AWS API error code in err's chain (smithy.APIError.ErrorCode), or "".
+func apiCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}

@@ -13,6 +13,3 @@ type Location = awsname.Location
 // ParseHost reads the account and Region out of an ECR registry host (awsname.ParseHost): the
 // keychain's callers name registries by host.
 func ParseHost(host string) (Location, bool) { return awsname.ParseHost(host) }
-
-// IsECRHost reports whether host is an ECR private registry (awsname.IsECRHost).
-func IsECRHost(host string) bool { return awsname.IsECRHost(host) }

@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/smithy-go"
 
 	"github.com/ecrsync/ecrsync/internal/gate"
 	"github.com/ecrsync/ecrsync/internal/registry"
@@ -107,11 +106,7 @@ type KMSKeyError struct {
 }
 
 func (e *KMSKeyError) Error() string {
-	var ae smithy.APIError
-	code := ""
-	if errors.As(e.Err, &ae) {
-		code = ae.ErrorCode()
-	}
+	code := apiCode(e.Err)
 	var fix string
 	switch {
 	case strings.HasPrefix(code, "AccessDenied"):

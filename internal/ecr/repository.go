@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ecrsync/ecrsync/internal/awsname"
 	"log/slog"
 	"maps"
 	"slices"
@@ -14,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
+
+	"github.com/ecrsync/ecrsync/internal/awsname"
 )
 
 // Tag mutability settings of a repository (Amazon ECR API Reference, CreateRepository).

@@ -190,11 +190,7 @@ type AssumeRoleError struct {
 }
 
 func (e *AssumeRoleError) Error() string {
-	var ae smithy.APIError
-	code := ""
-	if errors.As(e.Err, &ae) {
-		code = ae.ErrorCode()
-	}
+	code := apiCode(e.Err)
 	var fix string
 	switch code {
 	case "AccessDenied":

@@ -85,15 +85,20 @@ func (b *bucket) adapt(t time.Time) {
 	}
 }
 
+// refill brings b to t: the rate recovers, and tokens accrue at the rate up to the burst.
+func (b *bucket) refill(t time.Time) {
+	b.adapt(t)
+	b.tokens = min(b.burst, b.tokens+t.Sub(b.last).Seconds()*b.rate)
+	b.last = t
+}
+
 // throttled cuts the rate at t (multiplicative decrease), at most once per cutEvery, and spends
 // the saved-up tokens: no burst follows a 429.
 func (b *bucket) throttled(t time.Time) {
 	if !b.cut.IsZero() && t.Sub(b.cut) < cutEvery {
 		return
 	}
-	b.adapt(t)
-	b.tokens = min(b.tokens+t.Sub(b.last).Seconds()*b.rate, b.burst)
-	b.last = t
+	b.refill(t)
 	b.cut = t
 	b.rate = max(b.max*floorShare, b.rate*decrease)
 	b.burst = max(1, float64(int(b.rate)))
@@ -103,9 +108,7 @@ func (b *bucket) throttled(t time.Time) {
 // reserve takes one token at t and returns how long to wait before using it. The caller holds
 // the Pacer's lock.
 func (b *bucket) reserve(t time.Time) time.Duration {
-	b.adapt(t)
-	b.tokens = min(b.burst, b.tokens+t.Sub(b.last).Seconds()*b.rate)
-	b.last = t
+	b.refill(t)
 	b.tokens--
 	if b.tokens >= 0 {
 		return 0
@@ -176,9 +179,7 @@ func (p *Pacer) Rate(key string) float64 {
 	if b == nil {
 		return 0
 	}
-	b.adapt(p.opts.Now())
-	b.tokens = min(b.burst, b.tokens+p.opts.Now().Sub(b.last).Seconds()*b.rate)
-	b.last = p.opts.Now()
+	b.refill(p.opts.Now())
 	return b.rate
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"go/build"
 	"io"
 	"os"
 	"os/exec"
@@ -79,18 +78,7 @@ func TestBundleSignatureGate(t *testing.T) {
 // go install github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3), or skips.
 func cosignV3Binary(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: runs the cosign binary")
-	}
-	for _, p := range []string{os.Getenv("COSIGN_V3"), filepath.Join(build.Default.GOPATH, "cosign-v3", "cosign")} {
-		if p != "" {
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-		}
-	}
-	t.Skip("cosign v3.1.3 not installed (GOBIN=$(go env GOPATH)/cosign-v3 go install github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3)")
-	return ""
+	return findCosign(t, "COSIGN_V3", "cosign-v3", "cosign v3.1.3 not installed (GOBIN=$(go env GOPATH)/cosign-v3 go install github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3)")
 }
 
 // TestRealCosignV3Bundles signs with the cosign v3 binary, offline: v3 writes the Sigstore
@@ -146,14 +134,7 @@ func TestRealCosignV3Bundles(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	load := func(d string) gate.Key {
-		k, err := gate.LoadKey(filepath.Join(d, "cosign.pub"), os.ReadFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	ourKey, theirKey := load(ours), load(theirs)
+	ourKey, theirKey := cosignKey(t, ours), cosignKey(t, theirs)
 	for _, c := range []struct {
 		tag  string
 		keys []gate.Key

@@ -217,14 +217,9 @@ func (c *Checker) checkBundle(ctx context.Context, src *registry.Repository, d, 
 	case layer.Size > gate.MaxBundle:
 		return "", fmt.Sprintf("bundle of %d bytes is larger than %d", layer.Size, gate.MaxBundle), nil
 	}
-	rc, err := src.Blob(ctx, layer.Digest, layer.Size)
+	b, err := readBlob(ctx, src, *layer, gate.MaxBundle, "bundle")
 	if err != nil {
-		return "", "", fmt.Errorf("reading bundle %s@%s: %w", src, layer.Digest, err)
-	}
-	b, err := io.ReadAll(io.LimitReader(rc, gate.MaxBundle+1))
-	rc.Close()
-	if err != nil {
-		return "", "", fmt.Errorf("reading bundle %s@%s: %w", src, layer.Digest, err)
+		return "", "", err
 	}
 	bundle, err := gate.ParseBundle(b)
 	if err != nil {
@@ -250,14 +245,9 @@ func (c *Checker) checkLayer(ctx context.Context, src *registry.Repository, d di
 	if l.Size > gate.MaxPayload {
 		return "", fmt.Sprintf("payload of %d bytes is larger than %d", l.Size, gate.MaxPayload), nil
 	}
-	rc, err := src.Blob(ctx, l.Digest, l.Size)
+	payload, err := readBlob(ctx, src, l, gate.MaxPayload, "signature payload")
 	if err != nil {
-		return "", "", fmt.Errorf("reading signature payload %s@%s: %w", src, l.Digest, err)
-	}
-	payload, err := io.ReadAll(io.LimitReader(rc, gate.MaxPayload+1))
-	rc.Close()
-	if err != nil {
-		return "", "", fmt.Errorf("reading signature payload %s@%s: %w", src, l.Digest, err)
+		return "", "", err
 	}
 	// The signature is checked over the bytes first; a payload is believed only once signed.
 	signer := ""
@@ -370,4 +360,18 @@ func join(s []string) string {
 		out += x
 	}
 	return out
+}
+
+// readBlob reads the blob of l, at most max+1 bytes of it; what names it in the error.
+func readBlob(ctx context.Context, src *registry.Repository, l ocispec.Descriptor, max int64, what string) ([]byte, error) {
+	rc, err := src.Blob(ctx, l.Digest, l.Size)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s %s@%s: %w", what, src, l.Digest, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s %s@%s: %w", what, src, l.Digest, err)
+	}
+	return b, nil
 }

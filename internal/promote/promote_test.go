@@ -195,17 +195,34 @@ func TestScanGateEveryChildOfAnIndexAndTheWait(t *testing.T) {
 // cosignBinary returns the pinned cosign (.ci/deps.d/40-cosign.sh), or skips.
 func cosignBinary(t *testing.T) string {
 	t.Helper()
+	return findCosign(t, "COSIGN", "cosign-v2.6.5", "cosign v2.6.5 not installed (bash .ci/deps.d/40-cosign.sh)")
+}
+
+// cosignKey loads the public key cosign generate-key-pair wrote into dir.
+func cosignKey(t *testing.T, dir string) gate.Key {
+	t.Helper()
+	k, err := gate.LoadKey(filepath.Join(dir, "cosign.pub"), os.ReadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// findCosign returns the cosign binary named by $env, or $GOPATH/dir/cosign; it skips under
+// -short, and with missing when neither exists.
+func findCosign(t *testing.T, env, dir, missing string) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: runs the cosign binary")
 	}
-	for _, p := range []string{os.Getenv("COSIGN"), filepath.Join(build.Default.GOPATH, "cosign-v2.6.5", "cosign")} {
+	for _, p := range []string{os.Getenv(env), filepath.Join(build.Default.GOPATH, dir, "cosign")} {
 		if p != "" {
 			if _, err := os.Stat(p); err == nil {
 				return p
 			}
 		}
 	}
-	t.Skip("cosign v2.6.5 not installed (bash .ci/deps.d/40-cosign.sh)")
+	t.Skip(missing)
 	return ""
 }
 
@@ -255,14 +272,7 @@ func TestRealCosignSignatures(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	load := func(d string) gate.Key {
-		k, err := gate.LoadKey(filepath.Join(d, "cosign.pub"), os.ReadFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	ourKey, theirKey := load(ours), load(theirs)
+	ourKey, theirKey := cosignKey(t, ours), cosignKey(t, theirs)
 	for _, c := range []struct {
 		tag  string
 		keys []gate.Key

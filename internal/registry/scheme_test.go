@@ -42,6 +42,18 @@ func underFakeName(t *testing.T, addr string, insecure bool, dials *atomic.Int32
 	return tr, fakeName + ":" + port
 }
 
+// registryUnderFakeName starts a real registry, stopped at cleanup, and returns underFakeName's
+// transport to it and its host.
+func registryUnderFakeName(t *testing.T, insecure bool, dials *atomic.Int32) (*http.Transport, string) {
+	t.Helper()
+	reg, err := devstack.Start(context.Background(), devstack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	return underFakeName(t, reg.Addr, insecure, dials)
+}
+
 // TestInsecureReachesAPlainHTTPRegistryThatIsNotLoopback is issue 14's first bug: with
 // --insecure, a plain-HTTP registry on another host got "server gave HTTP response to HTTPS
 // client", because the scheme probe's bare RoundTrip reports a tls.RecordHeaderError, never
@@ -49,12 +61,7 @@ func underFakeName(t *testing.T, addr string, insecure bool, dials *atomic.Int32
 func TestInsecureReachesAPlainHTTPRegistryThatIsNotLoopback(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	reg, err := devstack.Start(ctx, devstack.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
-	tr, host := underFakeName(t, reg.Addr, true, nil)
+	tr, host := registryUnderFakeName(t, true, nil)
 	c := registry.New(registry.Options{Keychain: devstack.Anonymous{}, Insecure: true, Transport: tr,
 		Retry: registry.RetryPolicy{Attempts: 2, Base: time.Millisecond, Max: time.Millisecond}})
 	if registry.IsLoopback(host) {
@@ -82,17 +89,12 @@ func TestInsecureReachesAPlainHTTPRegistryThatIsNotLoopback(t *testing.T) {
 func TestPlainHTTPWithoutInsecureFailsAtOnceAndForGood(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	reg, err := devstack.Start(ctx, devstack.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
 	var dials atomic.Int32
-	tr, host := underFakeName(t, reg.Addr, false, &dials)
+	tr, host := registryUnderFakeName(t, false, &dials)
 	c := registry.New(registry.Options{Keychain: devstack.Anonymous{}, Transport: tr,
 		Retry: registry.RetryPolicy{Attempts: 4, Base: time.Millisecond, Max: time.Millisecond}})
 	repo, _ := name.NewRepository(host+"/app", name.StrictValidation)
-	_, err = c.Repository(repo).Head(ctx, "v1")
+	_, err := c.Repository(repo).Head(ctx, "v1")
 	if !registry.IsSchemeMismatch(err) || registry.Classify(err) != registry.Permanent {
 		t.Fatalf("Head: %v (class %v); want a permanent scheme mismatch", err, registry.Classify(err))
 	}

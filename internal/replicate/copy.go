@@ -195,18 +195,26 @@ func ParseReference(s string) (repo name.Repository, ident string, err error) {
 // Copy copies the image src to dst (both host[:port]/repo[:tag|@digest]). A dst without tag or
 // digest takes src's tag, or only src's digest when src names none.
 func (cp *Copier) Copy(ctx context.Context, src, dst string) (*Result, error) {
-	srcRepo, srcRef, err := ParseReference(src)
+	srcRepo, srcRef, dstRepo, dstRef, err := parsePair(src, dst)
 	if err != nil {
 		return nil, err
 	}
-	dstRepo, dstRef, err := ParseReference(dst)
-	if err != nil {
-		return nil, err
+	return cp.CopyRef(ctx, srcRepo, srcRef, dstRepo, dstRef)
+}
+
+// parsePair parses Copy's and Plan's src and dst references; a src without tag or digest
+// means its "latest".
+func parsePair(src, dst string) (srcRepo name.Repository, srcRef string, dstRepo name.Repository, dstRef string, err error) {
+	if srcRepo, srcRef, err = ParseReference(src); err != nil {
+		return
+	}
+	if dstRepo, dstRef, err = ParseReference(dst); err != nil {
+		return
 	}
 	if srcRef == "" {
 		srcRef = "latest"
 	}
-	return cp.CopyRef(ctx, srcRepo, srcRef, dstRepo, dstRef)
+	return
 }
 
 // CopyRef copies srcRef (a tag or digest) of srcRepo to dstRef of dstRepo; an empty dstRef

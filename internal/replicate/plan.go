@@ -17,16 +17,9 @@ import (
 // and BytesSent are what would be put and uploaded, BlobsSkipped what the destination has, and
 // UpToDate that the destination tag already holds the image. Referrers are not counted.
 func (cp *Copier) Plan(ctx context.Context, src, dst string) (*Result, error) {
-	srcRepo, srcRef, err := ParseReference(src)
+	srcRepo, srcRef, dstRepo, dstRef, err := parsePair(src, dst)
 	if err != nil {
 		return nil, err
-	}
-	dstRepo, dstRef, err := ParseReference(dst)
-	if err != nil {
-		return nil, err
-	}
-	if srcRef == "" {
-		srcRef = "latest"
 	}
 	if dstRef == "" && !isDigest(srcRef) {
 		dstRef = srcRef

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
-	"strings"
 )
 
 // The control plane's listing calls read the real registry behind a Registry, so what they say is
@@ -49,16 +48,6 @@ func (s *Server) describeRepositories(region, account string, names []string, ne
 		out["nextToken"] = tok
 	}
 	return out, nil
-}
-
-func partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
 }
 
 type imageID struct {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 )
 
 // The KMS stand-in: GetPublicKey over the AWS JSON 1.1 protocol (X-Amz-Target
@@ -44,25 +45,11 @@ func (s *Server) PutKMSKey(arn string, k KMSKey) {
 }
 
 func (s *Server) serveKMS(w http.ResponseWriter, r *http.Request) {
-	target := r.Header.Get("X-Amz-Target")
-	if r.Method != http.MethodPost || target != "TrentService.GetPublicKey" {
-		writeAPIError(w, apiError{400, "UnknownOperationException", "the stand-in does not implement " + target})
-		return
-	}
 	var in struct {
 		KeyID string `json:"KeyId"`
 	}
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err := json.Unmarshal(body, &in); err != nil {
-		writeAPIError(w, apiError{400, "SerializationException", err.Error()})
-		return
-	}
-	s.mu.Lock()
-	s.calls["GetPublicKey"]++
-	s.mu.Unlock()
-	c, aerr := s.caller(r, "kms:GetPublicKey")
-	if aerr != nil {
-		writeAPIError(w, *aerr)
+	c, ok := s.jsonCall(w, r, "TrentService.GetPublicKey", "kms:GetPublicKey", &in)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
@@ -117,4 +104,29 @@ func signingAlgorithms(spec string) []string {
 		return []string{"ECDSA_SHA_512"}
 	}
 	return []string{"RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PSS_SHA_256"}
+}
+
+// jsonCall begins an AWS JSON 1.1 call: it answers UnknownOperationException unless r is a POST
+// of target (Service.Operation), decodes the body into in, counts the call and authorizes
+// action. ok false means it has written the error answer.
+func (s *Server) jsonCall(w http.ResponseWriter, r *http.Request, target, action string, in any) (c credential, ok bool) {
+	if got := r.Header.Get("X-Amz-Target"); r.Method != http.MethodPost || got != target {
+		writeAPIError(w, apiError{400, "UnknownOperationException", "the stand-in does not implement " + got})
+		return c, false
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err := json.Unmarshal(body, in); err != nil {
+		writeAPIError(w, apiError{400, "SerializationException", err.Error()})
+		return c, false
+	}
+	op := target[strings.IndexByte(target, '.')+1:]
+	s.mu.Lock()
+	s.calls[op]++
+	s.mu.Unlock()
+	c, aerr := s.caller(r, action)
+	if aerr != nil {
+		writeAPIError(w, *aerr)
+		return c, false
+	}
+	return c, true
 }

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/ecrsync/ecrsync/internal/awsname"
 )
 
 // Repository management as the Amazon ECR API Reference documents it: CreateRepository (with tag
@@ -75,7 +77,7 @@ func (repo *repository) immutableTag(tag string) bool {
 }
 
 func (reg *Registry) arn(name string) string {
-	return fmt.Sprintf("arn:%s:ecr:%s:%s:repository/%s", partition(reg.region), reg.region, reg.account, name)
+	return fmt.Sprintf("arn:%s:ecr:%s:%s:repository/%s", awsname.Partition(reg.region), reg.region, reg.account, name)
 }
 
 // describe is a repository as DescribeRepositories and CreateRepository answer it; reg.mu is held.
@@ -176,7 +178,7 @@ func (s *Server) repositoryOp(op, region, account string, body []byte) (any, *ap
 			case e.EncryptionType == "KMS" && e.KMSKey != "" && !kmsKeyRE.MatchString(e.KMSKey):
 				return nil, &apiError{400, "KmsException", fmt.Sprintf("KMS key %s is not valid", e.KMSKey)}
 			case e.EncryptionType == "KMS" && e.KMSKey == "":
-				e.KMSKey = fmt.Sprintf("arn:%s:kms:%s:%s:alias/aws/ecr", partition(reg.region), reg.region, reg.account) // the AWS managed key
+				e.KMSKey = fmt.Sprintf("arn:%s:kms:%s:%s:alias/aws/ecr", awsname.Partition(reg.region), reg.region, reg.account) // the AWS managed key
 			case e.EncryptionType != "AES256" && e.EncryptionType != "KMS" && e.EncryptionType != "KMS_DSSE":
 				return nil, invalid(fmt.Sprintf("Invalid encryptionType '%s'", e.EncryptionType))
 			}

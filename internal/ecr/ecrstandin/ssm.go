@@ -4,10 +4,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/ecrsync/ecrsync/internal/awsname"
 )
 
 // The SSM stand-in: GetParameter over the AWS JSON 1.1 protocol (X-Amz-Target
@@ -37,26 +38,12 @@ func (s *Server) PutParameter(name, value string, secure bool) {
 }
 
 func (s *Server) serveSSM(w http.ResponseWriter, r *http.Request) {
-	target := r.Header.Get("X-Amz-Target")
-	if r.Method != http.MethodPost || target != "AmazonSSM.GetParameter" {
-		writeAPIError(w, apiError{400, "UnknownOperationException", "the stand-in does not implement " + target})
-		return
-	}
 	var in struct {
 		Name           string `json:"Name"`
 		WithDecryption bool   `json:"WithDecryption"`
 	}
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err := json.Unmarshal(body, &in); err != nil {
-		writeAPIError(w, apiError{400, "SerializationException", err.Error()})
-		return
-	}
-	s.mu.Lock()
-	s.calls["GetParameter"]++
-	s.mu.Unlock()
-	c, aerr := s.caller(r, "ssm:GetParameter")
-	if aerr != nil {
-		writeAPIError(w, *aerr)
+	c, ok := s.jsonCall(w, r, "AmazonSSM.GetParameter", "ssm:GetParameter", &in)
+	if !ok {
 		return
 	}
 	region := credentialRE.FindStringSubmatch(r.Header.Get("Authorization"))[1]
@@ -87,7 +74,7 @@ func (s *Server) serveSSM(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{"Parameter": map[string]any{
 		"Name": name, "Type": p.typ, "Value": value, "Version": p.version, "DataType": "text",
 		"LastModifiedDate": float64(p.modified.UnixMilli()) / 1000,
-		"ARN":              fmt.Sprintf("arn:%s:ssm:%s:%s:parameter%s", partition(region), region, account, arnName),
+		"ARN":              fmt.Sprintf("arn:%s:ssm:%s:%s:parameter%s", awsname.Partition(region), region, account, arnName),
 	}}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	json.NewEncoder(w).Encode(out)

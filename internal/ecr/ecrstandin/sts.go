@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ecrsync/ecrsync/internal/awsname"
 )
 
 // The STS stand-in: AssumeRole over the Query protocol (form-encoded POST, XML answers, as in the
@@ -121,7 +123,7 @@ func (s *Server) authorizeECR(c credential, op, region, registryID string, named
 		return nil
 	}
 	if (op == "DescribeRepositories" && !named) || op == "CreateRepository" {
-		resource := fmt.Sprintf("arn:%s:ecr:%s:%s:repository/*", partition(region), region, registryID)
+		resource := fmt.Sprintf("arn:%s:ecr:%s:%s:repository/*", awsname.Partition(region), region, registryID)
 		return &apiError{400, "AccessDeniedException", fmt.Sprintf("User: %s is not authorized to perform: ecr:%s on resource: %s because no resource-based policy allows the ecr:%s action", c.arn, op, resource, op)}
 	}
 	return nil
